@@ -1,0 +1,18 @@
+//! klab's checker library.
+//!
+//! Everything here is testable without a VM except [`vm`], which owns the QEMU process.
+//! Data flow of a check: [`manifest`] says what a task is, [`vm`] runs its test script in
+//! the guest and returns its output, [`normalize`] removes what varies from run to run,
+//! [`snapshot`] compares with the reviewed snapshot and [`verdict`] says pass or fail and why.
+
+pub mod console;
+pub mod cpio;
+pub mod kbuild;
+pub mod manifest;
+pub mod normalize;
+pub mod qemu;
+pub mod selection;
+pub mod skels;
+pub mod snapshot;
+pub mod verdict;
+pub mod vm;

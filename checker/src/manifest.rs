@@ -1,0 +1,177 @@
+//! Lab manifests: `labs/<lab>/lab.toml`, the one file that says what a lab's tasks are.
+//!
+//! Adding a lab is adding a folder; the harness knows nothing lab-specific.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::normalize::Filter;
+
+/// Default per-task time limit inside the VM.
+pub const DEFAULT_TASK_TIMEOUT_SECS: u64 = 30;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabManifest {
+    pub title: String,
+    /// `c` or `rust`: informational (kbuild picks the compiler per source file).
+    pub language: String,
+    pub tasks: Vec<TaskManifest>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskManifest {
+    pub name: String,
+    #[serde(default)]
+    pub summary: String,
+    /// Kernel modules: `foo` is built from `foo.c` or `foo.rs` in the task folder.
+    #[serde(default)]
+    pub modules: Vec<String>,
+    /// User-space test programs (C sources, relative to the task folder), built static.
+    #[serde(default)]
+    pub programs: Vec<String>,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    #[serde(default)]
+    pub filters: Vec<Filter>,
+}
+
+fn default_timeout() -> u64 {
+    DEFAULT_TASK_TIMEOUT_SECS
+}
+
+/// A lab on disk: its name (the folder), its manifest and where it lives.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    pub name: String,
+    pub dir: PathBuf,
+    pub manifest: LabManifest,
+}
+
+impl Lab {
+    pub fn load(dir: &Path) -> Result<Lab> {
+        let path = dir.join("lab.toml");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let manifest: LabManifest = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("lab folder {} has no UTF-8 name", dir.display()))?
+            .to_owned();
+        let lab = Lab { name, dir: dir.to_owned(), manifest };
+        lab.validate().with_context(|| format!("in {}", path.display()))?;
+        Ok(lab)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for task in &self.manifest.tasks {
+            if !seen.insert(&task.name) {
+                bail!("task `{}` is listed twice", task.name);
+            }
+            if task.name.is_empty() || task.name.contains(['/', '\\']) || task.name.starts_with('.') {
+                bail!("task name `{}` must be a plain folder name", task.name);
+            }
+            for module in &task.modules {
+                if module.is_empty() || !module.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                    bail!("task `{}`: module name `{module}` must be letters, digits, `_` or `-`", task.name);
+                }
+            }
+            for program in &task.programs {
+                if !program.ends_with(".c") || program.contains("..") || program.starts_with('/') {
+                    bail!("task `{}`: program `{program}` must be a relative path to a .c file", task.name);
+                }
+            }
+            if task.timeout_secs == 0 {
+                bail!("task `{}`: timeout_secs must be at least 1", task.name);
+            }
+            crate::normalize::Normalizer::new(&task.filters)
+                .with_context(|| format!("task `{}`: a filter regex does not compile", task.name))?;
+        }
+        Ok(())
+    }
+
+    pub fn task(&self, name: &str) -> Option<&TaskManifest> {
+        self.manifest.tasks.iter().find(|t| t.name == name)
+    }
+
+    /// The test script of a task, instructor-owned: `labs/<lab>/<task>/test.sh`.
+    pub fn test_script(&self, task: &TaskManifest) -> PathBuf {
+        self.dir.join(&task.name).join("test.sh")
+    }
+
+    /// Where the reviewed snapshot of a task lives.
+    pub fn snapshot_path(&self, task: &TaskManifest) -> PathBuf {
+        self.dir.join("snapshots").join(format!("{}.snap", task.name))
+    }
+}
+
+impl TaskManifest {
+    /// The binary name a program source becomes in the guest: `user/test.c` → `test`.
+    pub fn program_binary_name(program: &str) -> &str {
+        let file = program.rsplit('/').next().unwrap_or(program);
+        file.strip_suffix(".c").unwrap_or(file)
+    }
+}
+
+/// Every lab under `labs_dir`, sorted by name.
+pub fn discover(labs_dir: &Path) -> Result<Vec<Lab>> {
+    let mut labs = Vec::new();
+    let entries = std::fs::read_dir(labs_dir).with_context(|| format!("reading {}", labs_dir.display()))?;
+    for entry in entries {
+        let dir = entry?.path();
+        if dir.join("lab.toml").is_file() {
+            labs.push(Lab::load(&dir)?);
+        }
+    }
+    labs.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(labs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab_from(toml_text: &str) -> Result<Lab> {
+        let dir = tempfile::tempdir()?;
+        let lab_dir = dir.path().join("demo");
+        std::fs::create_dir(&lab_dir)?;
+        std::fs::write(lab_dir.join("lab.toml"), toml_text)?;
+        Lab::load(&lab_dir)
+    }
+
+    #[test]
+    fn a_minimal_manifest_loads_with_defaults() {
+        let lab = lab_from("title = 'Demo'\nlanguage = 'rust'\n[[tasks]]\nname = '1-hello'\nmodules = ['hello']\n").unwrap();
+        assert_eq!(lab.name, "demo");
+        let task = lab.task("1-hello").unwrap();
+        assert_eq!(task.timeout_secs, DEFAULT_TASK_TIMEOUT_SECS);
+        assert!(lab.snapshot_path(task).ends_with("demo/snapshots/1-hello.snap"));
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_naming_the_file() {
+        let err = lab_from("title = 'Demo'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\nmodulez = []\n").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("lab.toml") && text.contains("modulez"), "{text}");
+    }
+
+    #[test]
+    fn duplicate_tasks_and_bad_names_are_rejected() {
+        let dup = "title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\n[[tasks]]\nname = 'a'\n";
+        assert!(format!("{:#}", lab_from(dup).unwrap_err()).contains("listed twice"));
+        let bad = "title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = '../x'\n";
+        assert!(format!("{:#}", lab_from(bad).unwrap_err()).contains("plain folder name"));
+        let prog = "title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\nprograms = ['../evil.c']\n";
+        assert!(format!("{:#}", lab_from(prog).unwrap_err()).contains("relative path"));
+    }
+
+    #[test]
+    fn program_binary_names() {
+        assert_eq!(TaskManifest::program_binary_name("user/test.c"), "test");
+        assert_eq!(TaskManifest::program_binary_name("probe.c"), "probe");
+    }
+}

@@ -1,0 +1,177 @@
+//! The QEMU command line, and the probe that decides between KVM and TCG.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How the guest's CPU is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+impl Accel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Accel> {
+        match s.trim() {
+            "kvm" => Some(Accel::Kvm),
+            "tcg" => Some(Accel::Tcg),
+            _ => None,
+        }
+    }
+}
+
+/// What a VM boots.
+#[derive(Debug, Clone)]
+pub struct VmImage {
+    pub qemu: PathBuf,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub memory_mb: u32,
+    pub accel: Accel,
+}
+
+/// Where the guest's shell is.
+#[derive(Debug, Clone)]
+pub enum ShellPort {
+    /// The harness: kernel console on stdout, the command shell on a second serial port
+    /// behind a unix socket, so command output and kernel messages never interleave.
+    Harness { socket: PathBuf },
+    /// A person: one serial port on the terminal, shell and kernel messages together.
+    Interactive,
+}
+
+/// The kernel command line shared by every mode.
+pub fn kernel_cmdline(shell: &ShellPort) -> String {
+    let shell = match shell {
+        ShellPort::Harness { .. } => "klab.shell=ttyS1",
+        ShellPort::Interactive => "klab.shell=console",
+    };
+    format!("console=ttyS0 panic=-1 quiet {shell}")
+}
+
+pub fn qemu_args(image: &VmImage, shell: &ShellPort) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "-nodefaults",
+        "-no-user-config",
+        "-no-reboot",
+        "-display",
+        "none",
+        "-accel",
+        image.accel.name(),
+        "-cpu",
+        if image.accel == Accel::Kvm { "host" } else { "max" },
+        "-smp",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(["-m".into(), image.memory_mb.to_string()]);
+    args.extend(["-kernel".into(), image.kernel.display().to_string()]);
+    args.extend(["-initrd".into(), image.initrd.display().to_string()]);
+    args.extend(["-append".into(), kernel_cmdline(shell)]);
+    match shell {
+        ShellPort::Harness { socket } => {
+            args.extend(["-monitor".into(), "none".into(), "-serial".into(), "stdio".into()]);
+            args.extend([
+                "-chardev".into(),
+                format!("socket,id=shell,path={},server=on,wait=on", socket.display()),
+                "-serial".into(),
+                "chardev:shell".into(),
+            ]);
+        }
+        ShellPort::Interactive => {
+            // mon:stdio keeps QEMU's Ctrl-a escapes (Ctrl-a x quits, Ctrl-a c the monitor).
+            args.extend(["-serial".into(), "mon:stdio".into()]);
+        }
+    }
+    args
+}
+
+/// Whether a KVM guest actually runs here. `/dev/kvm` can exist while guests hang (nested
+/// virtualisation without support), so boot the kernel for real, without an initrd, and wait
+/// for its first console line for at most `timeout`. Never hangs: the probe VM is killed.
+pub fn kvm_works(qemu: &Path, kernel: &Path, timeout: Duration) -> bool {
+    if !Path::new("/dev/kvm").exists() {
+        return false;
+    }
+    let child = Command::new(qemu)
+        .args(["-nodefaults", "-no-user-config", "-no-reboot", "-display", "none", "-accel", "kvm", "-cpu", "host"])
+        .args(["-m", "128", "-serial", "stdio", "-kernel"])
+        .arg(kernel)
+        .args(["-append", "console=ttyS0 panic=-1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else { return false };
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut seen = Vec::new();
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&seen).contains("Linux version") {
+                let _ = tx.send(());
+                return;
+            }
+        }
+    });
+    let start = Instant::now();
+    let ok = rx.recv_timeout(timeout.saturating_sub(start.elapsed())).is_ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image() -> VmImage {
+        VmImage {
+            qemu: "qemu-system-x86_64".into(),
+            kernel: "/k/bzImage".into(),
+            initrd: "/k/initrd.cpio".into(),
+            memory_mb: 256,
+            accel: Accel::Tcg,
+        }
+    }
+
+    #[test]
+    fn harness_mode_puts_the_shell_on_a_second_port() {
+        let args = qemu_args(&image(), &ShellPort::Harness { socket: "/run/x/shell.sock".into() });
+        let line = args.join(" ");
+        assert!(line.contains("-serial stdio -chardev socket,id=shell,path=/run/x/shell.sock,server=on,wait=on -serial chardev:shell"), "{line}");
+        assert!(line.contains("-append console=ttyS0 panic=-1 quiet klab.shell=ttyS1"), "{line}");
+        assert!(line.contains("-accel tcg -cpu max"), "{line}");
+    }
+
+    #[test]
+    fn interactive_mode_keeps_the_escape_keys() {
+        let args = qemu_args(&image(), &ShellPort::Interactive);
+        assert!(args.join(" ").contains("-serial mon:stdio"));
+        assert!(!args.iter().any(|a| a.contains("chardev")));
+    }
+
+    #[test]
+    fn accel_names_round_trip() {
+        for a in [Accel::Kvm, Accel::Tcg] {
+            assert_eq!(Accel::parse(a.name()), Some(a));
+        }
+        assert_eq!(Accel::parse("hvf"), None);
+    }
+}

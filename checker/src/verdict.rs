@@ -1,0 +1,168 @@
+//! What a task run produced, and the verdict on it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::console::Fault;
+use crate::normalize::Normalizer;
+use crate::snapshot::{self, Snapshot};
+
+/// The raw result of running a task's test script in the guest.
+#[derive(Debug, Clone, Default)]
+pub struct TaskRun {
+    /// The script's stdout and stderr, interleaved as printed.
+    pub output: String,
+    pub exit_status: Option<i32>,
+    /// The kernel log lines the task produced (`dmesg` after the script).
+    pub dmesg: String,
+}
+
+impl TaskRun {
+    /// The normalised record compared against the snapshot.
+    pub fn record(&self, normalizer: &Normalizer) -> Snapshot {
+        let mut body = String::from("$ sh test.sh\n");
+        for line in normalizer.output(&self.output) {
+            body.push_str(&line);
+            body.push('\n');
+        }
+        match self.exit_status {
+            Some(code) => body.push_str(&format!("[exit status {code}]\n")),
+            None => body.push_str("[no exit status]\n"),
+        }
+        body.push_str("--- dmesg ---\n");
+        for line in normalizer.dmesg(&self.dmesg) {
+            body.push_str(&line);
+            body.push('\n');
+        }
+        Snapshot::new(&body)
+    }
+}
+
+/// How a task ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Pass,
+    /// Output differs from the reviewed snapshot: a readable diff.
+    Mismatch { diff: String },
+    /// No reviewed snapshot yet (instructors: `cargo xtask bless`).
+    NoSnapshot,
+    /// The kernel reported a fault while the task ran.
+    Fault(Fault),
+    /// The task did not finish within its time limit.
+    Timeout { secs: u64 },
+    /// A module or program did not build: the compiler's message.
+    BuildFailed { message: String },
+    /// The VM could not run the task (it died, did not boot, …).
+    VmError { message: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskVerdict {
+    /// `lab/task`.
+    pub id: String,
+    pub outcome: Outcome,
+    pub duration: Duration,
+    /// Student-facing warnings that do not change the outcome.
+    pub warnings: Vec<String>,
+    /// The kernel console log of the VM that ran the task.
+    pub console_log: Option<PathBuf>,
+    /// The normalised record of this run, when the task ran to the end.
+    pub record: Option<Snapshot>,
+}
+
+impl TaskVerdict {
+    pub fn passed(&self) -> bool {
+        matches!(self.outcome, Outcome::Pass)
+    }
+
+    /// One status word, for summaries.
+    pub fn status(&self) -> &'static str {
+        match self.outcome {
+            Outcome::Pass => "PASS",
+            Outcome::Mismatch { .. } => "FAIL",
+            Outcome::NoSnapshot => "NO SNAPSHOT",
+            Outcome::Fault(_) => "FAULT",
+            Outcome::Timeout { .. } => "TIMEOUT",
+            Outcome::BuildFailed { .. } => "BUILD FAILED",
+            Outcome::VmError { .. } => "VM ERROR",
+        }
+    }
+
+    /// The explanation printed under a failed task, with what to do next.
+    pub fn explain(&self) -> String {
+        match &self.outcome {
+            Outcome::Pass => String::new(),
+            Outcome::Mismatch { diff } => format!(
+                "  output differs from the reviewed snapshot (- expected, + yours):\n{diff}"
+            ),
+            Outcome::NoSnapshot => {
+                "  no reviewed snapshot for this task yet; instructors record one with `cargo xtask bless`".into()
+            }
+            Outcome::Fault(fault) => {
+                let mut text = format!(
+                    "  the kernel reported a {} while this task ran; first lines of the report:\n",
+                    fault.kind.describe()
+                );
+                for line in fault.excerpt.iter().take(20) {
+                    text.push_str(&format!("  | {line}\n"));
+                }
+                text.push_str("  look for your module's functions in the call trace above; the VM was restarted for the next task");
+                text
+            }
+            Outcome::Timeout { secs } => format!(
+                "  the task did not finish within {secs} s (a module init that never returns, a blocked socket call, a loop?); the VM was killed and restarted"
+            ),
+            Outcome::BuildFailed { message } => format!("  the build failed:\n{}", indent(message)),
+            Outcome::VmError { message } => format!("  the VM could not run this task: {message}"),
+        }
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  | {l}\n")).collect()
+}
+
+/// Compares a run's record with the reviewed snapshot.
+pub fn judge(record: &Snapshot, reviewed: Option<&Snapshot>) -> Outcome {
+    match reviewed {
+        None => Outcome::NoSnapshot,
+        Some(expected) if expected == record => Outcome::Pass,
+        Some(expected) => Outcome::Mismatch { diff: snapshot::diff(expected, record) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(output: &str, dmesg: &str) -> TaskRun {
+        TaskRun { output: output.into(), exit_status: Some(0), dmesg: dmesg.into() }
+    }
+
+    #[test]
+    fn record_layout() {
+        let rec = run("loaded\n", "[ 1.5] hello: init\n").record(&Normalizer::default());
+        assert_eq!(rec.body, "$ sh test.sh\nloaded\n[exit status 0]\n--- dmesg ---\nhello: init\n");
+    }
+
+    #[test]
+    fn judge_passes_equal_records_and_diffs_others() {
+        let n = Normalizer::default();
+        let good = run("ok\n", "[1.0] hello\n").record(&n);
+        assert!(matches!(judge(&good, Some(&good.clone())), Outcome::Pass));
+        let bad = run("ok\n", "[1.0] helo\n").record(&n);
+        match judge(&bad, Some(&good)) {
+            Outcome::Mismatch { diff } => assert!(diff.contains("- hello") && diff.contains("+ helo"), "{diff}"),
+            other => panic!("expected a mismatch, got {other:?}"),
+        }
+        assert!(matches!(judge(&good, None), Outcome::NoSnapshot));
+    }
+
+    #[test]
+    fn exit_status_is_part_of_the_record() {
+        let n = Normalizer::default();
+        let mut failed = run("ok\n", "");
+        failed.exit_status = Some(1);
+        assert_ne!(failed.record(&n), run("ok\n", "").record(&n));
+    }
+}

@@ -1,0 +1,322 @@
+//! A running guest and the command protocol over its serial ports.
+//!
+//! The kernel console (ttyS0) arrives on QEMU's stdout: every line goes to the console log
+//! and through a [`FaultWatch`]. The guest's init runs a command loop on ttyS1 (a unix
+//! socket here): the harness sends one line per command and the guest answers with the
+//! command's output followed by a sentinel `@@KLAB-DONE <id> <status>@@`. Every wait has a
+//! timeout; a VM that misbehaves is killed, never waited on forever.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use crate::console::{Fault, FaultKind, FaultWatch};
+use crate::qemu::{qemu_args, ShellPort, VmImage};
+
+/// The line the guest prints on its command port once it is ready.
+pub const READY_LINE: &str = "@@KLAB-READY@@";
+const DONE_PREFIX: &str = "@@KLAB-DONE ";
+/// The console log stops growing past this size (a printk flood must not fill the disk).
+pub const CONSOLE_LOG_CAP: u64 = 16 << 20;
+
+/// Why a session could not finish what it was asked.
+#[derive(Debug)]
+pub enum SessionError {
+    /// No answer within the time limit: the VM is killed.
+    Timeout { secs: u64 },
+    /// The kernel crashed (panic) or the VM exited; carries the report when there was one.
+    Died { fault: Option<Fault>, detail: String },
+    /// Starting QEMU or talking to it failed.
+    Io(String),
+}
+
+impl std::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionError::Timeout { secs } => write!(f, "no answer from the guest within {secs} s"),
+            SessionError::Died { detail, .. } => write!(f, "the VM died: {detail}"),
+            SessionError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+/// What a command printed and how it exited.
+#[derive(Debug, Clone)]
+pub struct CommandOutput {
+    pub output: String,
+    pub status: i32,
+}
+
+enum Event {
+    Console(String),
+    ConsoleClosed,
+    Shell(String),
+    ShellClosed,
+}
+
+/// A booted guest with a command shell.
+pub struct VmSession {
+    child: Child,
+    shell: UnixStream,
+    events: Receiver<Event>,
+    watch: FaultWatch,
+    console_log: PathBuf,
+    next_id: u64,
+    alive: bool,
+    /// Kernel console lines seen since the last [`VmSession::take_console`].
+    console_lines: Vec<String>,
+}
+
+fn spawn_line_reader<R: std::io::Read + Send + 'static>(
+    reader: R,
+    tx: Sender<Event>,
+    wrap: fn(String) -> Event,
+    closed: Event,
+    mut log: Option<File>,
+) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(reader);
+        let mut buf = Vec::new();
+        let mut logged: u64 = 0;
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Some(file) = log.as_mut() {
+                        if logged < CONSOLE_LOG_CAP {
+                            let _ = file.write_all(&buf);
+                            logged += n as u64;
+                            if logged >= CONSOLE_LOG_CAP {
+                                let _ = file.write_all(b"\n[klab: console log truncated here]\n");
+                            }
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end_matches(['\n', '\r']).replace('\r', "");
+                    if tx.send(wrap(line)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = tx.send(closed);
+    });
+}
+
+impl VmSession {
+    /// Starts QEMU and waits for the guest's ready line. `run_dir` holds the shell socket,
+    /// the console log and QEMU's stderr.
+    pub fn boot(image: &VmImage, run_dir: &Path, boot_timeout: Duration) -> Result<VmSession, SessionError> {
+        let io = |what: &str, e: std::io::Error| SessionError::Io(format!("{what}: {e}"));
+        std::fs::create_dir_all(run_dir).map_err(|e| io(&format!("creating {}", run_dir.display()), e))?;
+        let socket = run_dir.join("shell.sock");
+        let _ = std::fs::remove_file(&socket);
+        let console_log = run_dir.join("console.log");
+        let log = File::create(&console_log).map_err(|e| io(&format!("creating {}", console_log.display()), e))?;
+        let stderr_path = run_dir.join("qemu.stderr");
+        let stderr = File::create(&stderr_path).map_err(|e| io("creating qemu.stderr", e))?;
+        let args = qemu_args(image, &ShellPort::Harness { socket: socket.clone() });
+        let mut child = Command::new(&image.qemu)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| io(&format!("starting {}", image.qemu.display()), e))?;
+
+        let (tx, events) = mpsc::channel();
+        let stdout = child.stdout.take().expect("piped stdout");
+        spawn_line_reader(stdout, tx.clone(), Event::Console, Event::ConsoleClosed, Some(log));
+
+        // QEMU waits for us to connect before it starts the guest (server=on,wait=on).
+        let start = Instant::now();
+        let shell = loop {
+            match UnixStream::connect(&socket) {
+                Ok(s) => break s,
+                Err(e) => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                        return Err(SessionError::Died {
+                            fault: None,
+                            detail: format!("QEMU exited ({status}) before the guest started: {}", stderr.trim()),
+                        });
+                    }
+                    if start.elapsed() > Duration::from_secs(10) {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(io("connecting to the guest shell socket", e));
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        };
+        let reader = shell.try_clone().map_err(|e| io("cloning the shell socket", e))?;
+        spawn_line_reader(reader, tx, Event::Shell, Event::ShellClosed, None);
+
+        let mut session = VmSession {
+            child,
+            shell,
+            events,
+            watch: FaultWatch::default(),
+            console_log,
+            next_id: 1,
+            alive: true,
+            console_lines: Vec::new(),
+        };
+        session.wait_for(boot_timeout, |line| line.contains(READY_LINE).then_some(()))?;
+        Ok(session)
+    }
+
+    /// The file the kernel console is written to.
+    pub fn console_log(&self) -> &Path {
+        &self.console_log
+    }
+
+    /// Writes a note into the console log (e.g. which task starts), for whoever reads it.
+    pub fn note(&self, text: &str) {
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&self.console_log) {
+            let _ = writeln!(f, "\n===== klab: {text} =====");
+        }
+    }
+
+    /// Runs one shell command line in the guest (stdin is /dev/null, stderr joins stdout).
+    pub fn run(&mut self, command: &str, timeout: Duration) -> Result<CommandOutput, SessionError> {
+        if !self.alive {
+            return Err(SessionError::Died { fault: None, detail: "the VM is no longer running".into() });
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        // The split quotes keep the sentinel out of any echo of the command line itself.
+        let line = format!("( {command} ) 2>&1; echo \"@@KLAB\"\"-DONE {id} $?@@\"\n");
+        if let Err(e) = self.shell.write_all(line.as_bytes()) {
+            self.kill();
+            return Err(SessionError::Died { fault: self.watch.take(), detail: format!("writing to the guest: {e}") });
+        }
+        let mut output = String::new();
+        let tag = format!("{DONE_PREFIX}{id} ");
+        let status = self.wait_for(timeout, |line| {
+            if let Some(pos) = line.find(&tag) {
+                output.push_str(&line[..pos]);
+                let rest = &line[pos + tag.len()..];
+                let code = rest.trim_end_matches("@@").trim().parse::<i32>().unwrap_or(-1);
+                if pos > 0 {
+                    output.push('\n');
+                }
+                return Some(code);
+            }
+            output.push_str(line);
+            output.push('\n');
+            None
+        })?;
+        Ok(CommandOutput { output, status })
+    }
+
+    /// Waits for a shell line that `done` accepts, feeding console lines to the fault watch.
+    fn wait_for<T>(&mut self, timeout: Duration, mut done: impl FnMut(&str) -> Option<T>) -> Result<T, SessionError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(Event::Shell(line)) => {
+                    if let Some(value) = done(&line) {
+                        return Ok(value);
+                    }
+                }
+                Ok(Event::Console(line)) => {
+                    self.watch.feed(&line);
+                    self.console_lines.push(line);
+                    if self.watch.fault().is_some_and(|f| f.kind == FaultKind::Panic) {
+                        return Err(self.died("the kernel panicked"));
+                    }
+                }
+                Ok(Event::ConsoleClosed) | Ok(Event::ShellClosed) => {
+                    return Err(self.died("QEMU exited"));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.kill();
+                    return Err(SessionError::Timeout { secs: timeout.as_secs() });
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(self.died("the console readers stopped")),
+            }
+        }
+    }
+
+    /// The VM is gone or going: collect the rest of the report (briefly), then kill it.
+    fn died(&mut self, detail: &str) -> SessionError {
+        let until = Instant::now() + Duration::from_millis(1500);
+        while let Ok(event) = self.events.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            match event {
+                Event::Console(line) => {
+                    self.watch.feed(&line);
+                    self.console_lines.push(line);
+                }
+                Event::ConsoleClosed => break,
+                _ => {}
+            }
+        }
+        self.kill();
+        SessionError::Died { fault: self.watch.take(), detail: detail.into() }
+    }
+
+    /// The first kernel report since the last call, if any.
+    pub fn take_fault(&mut self) -> Option<Fault> {
+        self.drain_console();
+        self.watch.take()
+    }
+
+    /// Kernel console lines since the last call.
+    pub fn take_console(&mut self) -> Vec<String> {
+        self.drain_console();
+        std::mem::take(&mut self.console_lines)
+    }
+
+    fn drain_console(&mut self) {
+        while let Ok(event) = self.events.try_recv() {
+            if let Event::Console(line) = event {
+                self.watch.feed(&line);
+                self.console_lines.push(line);
+            }
+        }
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.alive
+    }
+
+    pub fn kill(&mut self) {
+        if self.alive {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            self.alive = false;
+        }
+    }
+
+    /// Powers the guest off cleanly (sysrq `o`), killing it if it does not go within 5 s.
+    pub fn shutdown(mut self) {
+        if self.alive {
+            let _ = self.shell.write_all(b"echo o > /proc/sysrq-trigger\n");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    self.alive = false;
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.kill();
+    }
+}
+
+impl Drop for VmSession {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
