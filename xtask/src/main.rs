@@ -1,1 +1,330 @@
-fn main() {}
+//! `cargo xtask`: klab's driver. Thin: argument parsing and the order of steps; the logic
+//! lives in the `checker` library and in one small module per step here.
+
+mod accel;
+mod bench;
+mod build;
+mod check;
+mod kernel;
+mod paths;
+mod progress;
+mod rootfs;
+mod setup;
+mod skels_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use checker::manifest::{self, Lab};
+use checker::qemu::{qemu_args, ShellPort, VmImage};
+use checker::selection::{select, Selected};
+use clap::{Parser, Subcommand};
+use xshell::{cmd, Shell};
+
+use crate::build::SourceRoot;
+use crate::check::{Prepared, SnapshotMode};
+use crate::kernel::{KernelTree, SourceSpec};
+use crate::paths::Paths;
+use crate::progress::Step;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "klab: kernel labs from templates to graded verdicts in a real VM")]
+struct Cli {
+    /// Build and boot with this kbuild tree instead of klab's cached lab kernel.
+    #[arg(long, global = true, value_name = "DIR")]
+    kernel_tree: Option<PathBuf>,
+    /// Use this folder instead of `skels/` for student skeletons.
+    #[arg(long, global = true, value_name = "DIR")]
+    skels_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Sel {
+    /// `LAB` or `LAB/TASK`, several allowed; default: `$LABS`, else every lab.
+    #[arg(value_name = "LAB[/TASK]")]
+    select: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install or verify every tool, and build the lab kernel.
+    Setup,
+    /// Manage the cached lab kernel.
+    Kernel {
+        #[command(subcommand)]
+        action: KernelAction,
+    },
+    /// Generate student skeletons in skels/ from templates/.
+    Skels {
+        #[command(flatten)]
+        sel: Sel,
+        /// Keep the solutions of TODOs numbered below N.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        todo: u32,
+        /// Regenerate over edited files (each is kept as FILE.orig).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Build the modules and test programs of the selected tasks.
+    Build {
+        #[command(flatten)]
+        sel: Sel,
+        /// Build the reference solutions (templates/) instead of skels/.
+        #[arg(long)]
+        solution: bool,
+    },
+    /// Build, then write the guest root image with the selected tasks' files.
+    Copy {
+        #[command(flatten)]
+        sel: Sel,
+        #[arg(long)]
+        solution: bool,
+    },
+    /// Boot the VM with the selected tasks' files under /lab.
+    Boot {
+        #[command(flatten)]
+        sel: Sel,
+        #[arg(long)]
+        solution: bool,
+        /// A shell on the serial console (Ctrl-a x or `poweroff` ends it).
+        #[arg(long)]
+        interactive: bool,
+    },
+    /// Build, copy, boot and run each task's test; compare with the reviewed snapshots.
+    Check {
+        #[command(flatten)]
+        sel: Sel,
+        /// Check the reference solutions (templates/) instead of skels/.
+        #[arg(long)]
+        solution: bool,
+    },
+    /// (Instructors) record the reference solutions' runs as the reviewed snapshots.
+    Bless {
+        #[command(flatten)]
+        sel: Sel,
+    },
+    /// Print per-phase timings for one task and for whole labs.
+    Bench,
+    /// Provision everything, then run the test suite (`cargo test --workspace`).
+    Test,
+}
+
+#[derive(Subcommand)]
+enum KernelAction {
+    /// Build the lab kernel (if not cached).
+    Build,
+    /// Show the cache key, folder and state.
+    Info,
+    /// Remove every cached kernel.
+    Clean,
+}
+
+/// What every command shares.
+pub struct Ctx {
+    pub sh: Shell,
+    pub paths: Paths,
+    pub spec: SourceSpec,
+    kernel_tree: Option<PathBuf>,
+    labs: Vec<Lab>,
+}
+
+impl Ctx {
+    fn new(cli: &Cli) -> Result<Ctx> {
+        let paths = Paths::discover(cli.skels_dir.as_deref())?;
+        let sh = Shell::new()?;
+        let spec = SourceSpec::load(&paths)?;
+        let labs = manifest::discover(&paths.labs)?;
+        Ok(Ctx { sh, paths, spec, kernel_tree: cli.kernel_tree.clone(), labs })
+    }
+
+    fn select(&self, sel: &Sel) -> Result<Vec<Selected<'_>>> {
+        let env = std::env::var("LABS").ok();
+        select(&self.labs, &sel.select, env.as_deref())
+    }
+
+    fn tools(&self) -> Result<()> {
+        setup::ensure_tools(&self.sh, &self.spec.bindgen)
+    }
+
+    /// Tools, then the kernel: built once and cached, or the `--kernel-tree`.
+    pub fn kernel(&self) -> Result<KernelTree> {
+        self.tools()?;
+        match &self.kernel_tree {
+            Some(dir) => KernelTree::external(dir),
+            None => {
+                let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+                kernel::ensure(&self.sh, &self.paths, &self.spec, jobs)
+            }
+        }
+    }
+
+    /// Where sources come from; the label names the build stage, image and run logs, so that
+    /// runs over different folders (tests, graders) never share them.
+    fn source(&self, solution: bool) -> SourceRoot {
+        if solution {
+            return SourceRoot { label: "templates".into(), dir: self.paths.templates.clone() };
+        }
+        let dir = self.paths.skels.clone();
+        let label = if dir == self.paths.root.join("skels") {
+            "skels".to_owned()
+        } else {
+            format!("skels-{:08x}", kernel::fnv64(&[dir.as_os_str().as_encoded_bytes()]) as u32)
+        };
+        SourceRoot { label, dir }
+    }
+
+    /// Builds every selected task; a build failure is a verdict, not an error.
+    pub fn build_all<'a>(
+        &self,
+        kernel: &KernelTree,
+        source: &SourceRoot,
+        selected: Vec<Selected<'a>>,
+    ) -> Result<Vec<Prepared<'a>>> {
+        let step = Step::start(format!("building {} task(s) from {}/", selected.len(), source.label));
+        let mut out = Vec::new();
+        for sel in selected {
+            let built = build::build_task(&self.sh, &self.paths, kernel, source, &sel)
+                .with_context(|| format!("building {}", sel.id()))?;
+            if let Err(message) = &built {
+                eprintln!("    {}: build failed", sel.id());
+                eprintln!("{}", message.lines().map(|l| format!("    | {l}\n")).collect::<String>().trim_end());
+            }
+            out.push(Prepared { sel, built });
+        }
+        step.done();
+        Ok(out)
+    }
+
+    /// Writes the guest image holding the tasks that built.
+    pub fn copy(&self, source: &SourceRoot, prepared: &[Prepared]) -> Result<PathBuf> {
+        let step = Step::start("writing the guest root (cpio initramfs)");
+        let tools = rootfs::guest_tools(&self.sh, &self.paths)?;
+        let base = rootfs::base_archive(&self.sh, &self.paths, &tools)?;
+        let built: Vec<(String, &build::BuiltTask)> =
+            prepared.iter().filter_map(|p| p.built.as_ref().ok().map(|b| (p.sel.id(), b))).collect();
+        let lab = rootfs::lab_archive(&built)?;
+        let initrd = rootfs::write_initrd(&self.paths, &source.label, &base, &lab)?;
+        step.tick(&format!("{} ({:.1} MB)", self.paths.show(&initrd), (base.len() + lab.len()) as f64 / 1e6));
+        step.done();
+        Ok(initrd)
+    }
+
+    pub fn image(&self, kernel: &KernelTree, initrd: PathBuf) -> VmImage {
+        VmImage {
+            qemu: accel::QEMU.into(),
+            kernel: kernel.bzimage.clone(),
+            initrd,
+            memory_mb: 256,
+            accel: accel::resolve(&self.paths, kernel),
+        }
+    }
+}
+
+fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<bool> {
+    let selected = ctx.select(sel)?;
+    let kernel = ctx.kernel()?;
+    let source = ctx.source(solution);
+    let prepared = ctx.build_all(&kernel, &source, selected)?;
+    let initrd = ctx.copy(&source, &prepared)?;
+    let image = ctx.image(&kernel, initrd);
+    let step = Step::start(format!("running {} task(s) in the VM ({})", prepared.len(), image.accel.name()));
+    let verdicts = check::run_tasks(&ctx.paths, &source, &image, &prepared, mode)?;
+    step.done();
+    let what = if mode == SnapshotMode::Accept { "bless" } else { "check" };
+    let ok = check::summarize(&ctx.paths, &verdicts, what);
+    if mode == SnapshotMode::Accept {
+        println!("snapshots written under labs/*/snapshots/: review them with `git diff` before committing");
+    }
+    Ok(ok)
+}
+
+fn boot(ctx: &Ctx, sel: &Sel, solution: bool, interactive: bool) -> Result<bool> {
+    let selected = ctx.select(sel)?;
+    let kernel = ctx.kernel()?;
+    let source = ctx.source(solution);
+    let prepared = ctx.build_all(&kernel, &source, selected)?;
+    let initrd = ctx.copy(&source, &prepared)?;
+    let image = ctx.image(&kernel, initrd);
+    if interactive {
+        eprintln!("==> booting ({}); in the guest: cd /lab/<lab>/<task>; leave with `poweroff` or Ctrl-a x", image.accel.name());
+        let args = qemu_args(&image, &ShellPort::Interactive);
+        let qemu = &image.qemu;
+        cmd!(ctx.sh, "{qemu} {args...}").quiet().run().context("QEMU failed")?;
+        return Ok(true);
+    }
+    let step = Step::start(format!("booting the VM ({}) to its shell prompt", image.accel.name()));
+    let run_dir = ctx.paths.out.join("runs/boot");
+    let mut vm = checker::vm::VmSession::boot(&image, &run_dir, check::BOOT_TIMEOUT)
+        .map_err(|e| anyhow::anyhow!("{e}; see {}", run_dir.join("console.log").display()))?;
+    let uname = vm.run("uname -r; ls /lab", std::time::Duration::from_secs(10)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    step.tick(&format!("guest says: {}", uname.output.split_whitespace().collect::<Vec<_>>().join(" ")));
+    vm.shutdown();
+    step.done();
+    Ok(true)
+}
+
+fn run(cli: Cli) -> Result<bool> {
+    let ctx = Ctx::new(&cli)?;
+    match &cli.command {
+        Command::Setup => {
+            let step = Step::start("checking tools and the lab kernel");
+            let kernel = ctx.kernel()?;
+            accel::reprobe(&ctx.paths, &kernel);
+            step.done();
+            println!("ready: lab kernel at {}", kernel.dir.display());
+        }
+        Command::Kernel { action } => match action {
+            KernelAction::Build => {
+                let kernel = ctx.kernel()?;
+                println!("lab kernel: {}", kernel.bzimage.display());
+            }
+            KernelAction::Info => kernel::info(&ctx.sh, &ctx.paths, &ctx.spec)?,
+            KernelAction::Clean => kernel::clean(&ctx.paths)?,
+        },
+        Command::Skels { sel, todo, force } => {
+            let selected = ctx.select(sel)?;
+            let step = Step::start(format!("generating skeletons for {} task(s)", selected.len()));
+            skels_cmd::generate(&ctx.paths, &selected, *todo, *force)?;
+            step.done();
+        }
+        Command::Build { sel, solution } => {
+            let kernel = ctx.kernel()?;
+            let prepared = ctx.build_all(&kernel, &ctx.source(*solution), ctx.select(sel)?)?;
+            return Ok(prepared.iter().all(|p| p.built.is_ok()));
+        }
+        Command::Copy { sel, solution } => {
+            let kernel = ctx.kernel()?;
+            let source = ctx.source(*solution);
+            let prepared = ctx.build_all(&kernel, &source, ctx.select(sel)?)?;
+            ctx.copy(&source, &prepared)?;
+        }
+        Command::Boot { sel, solution, interactive } => return boot(&ctx, sel, *solution, *interactive),
+        Command::Check { sel, solution } => {
+            let mode = if *solution { SnapshotMode::ComparePending } else { SnapshotMode::Compare };
+            return check(&ctx, sel, *solution, mode);
+        }
+        Command::Bless { sel } => return check(&ctx, sel, true, SnapshotMode::Accept),
+        Command::Bench => bench::run(&ctx)?,
+        Command::Test => {
+            ctx.kernel()?;
+            let _dir = ctx.sh.push_dir(&ctx.paths.root);
+            return Ok(cmd!(ctx.sh, "cargo test --workspace").run().is_ok());
+        }
+    }
+    Ok(true)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

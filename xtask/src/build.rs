@@ -1,0 +1,152 @@
+//! `cargo xtask build`: a task's modules through kbuild, its test programs as static binaries.
+//!
+//! Sources are copied into a staging folder under `target/klab/stage/` together with a
+//! Kbuild the harness writes; the student's own Makefile or Kbuild is never used. Copies
+//! keep unchanged files untouched, so kbuild's incremental build works.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use checker::kbuild;
+use checker::manifest::TaskManifest;
+use checker::selection::Selected;
+use xshell::{cmd, Shell};
+
+use crate::kernel::KernelTree;
+use crate::paths::Paths;
+
+/// Where a build takes its sources from.
+#[derive(Debug, Clone)]
+pub struct SourceRoot {
+    /// `templates` or `skels` (or the folder's own name for `--from`).
+    pub label: String,
+    pub dir: PathBuf,
+}
+
+/// What a built task puts into the guest: `(name in the guest task folder, host file)`.
+#[derive(Debug, Clone)]
+pub struct BuiltTask {
+    pub files: Vec<(String, PathBuf)>,
+    /// Notes for the student that do not fail the build (ignored files, …).
+    pub warnings: Vec<String>,
+}
+
+/// Files in a task folder the harness never takes from a student.
+const IGNORED_NAMES: &[&str] = &["Makefile", "Kbuild", "makefile", "GNUmakefile"];
+
+fn stage_dir(paths: &Paths, source: &SourceRoot, sel: &Selected) -> PathBuf {
+    paths.out.join("stage").join(&source.label).join(&sel.lab.name).join(&sel.task.name)
+}
+
+/// Copies `src` into `stage` (regular files only, unchanged files left alone).
+fn sync_sources(src: &Path, stage: &Path, shown: &str, warnings: &mut Vec<String>) -> Result<()> {
+    std::fs::create_dir_all(stage)?;
+    let mut wanted = std::collections::HashSet::new();
+    for entry in walkdir::WalkDir::new(src).follow_links(false) {
+        let entry = entry.with_context(|| format!("reading {shown}"))?;
+        let rel = entry.path().strip_prefix(src)?.to_path_buf();
+        let name = entry.file_name().to_string_lossy();
+        if entry.file_type().is_symlink() {
+            warnings.push(format!("{shown}/{}: symbolic links are ignored", rel.display()));
+            continue;
+        }
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(stage.join(&rel))?;
+            continue;
+        }
+        if IGNORED_NAMES.contains(&name.as_ref()) {
+            warnings.push(format!("{shown}/{}: ignored (klab writes the Kbuild it builds with)", rel.display()));
+            continue;
+        }
+        let data = std::fs::read(entry.path()).with_context(|| format!("reading {shown}/{}", rel.display()))?;
+        let dest = stage.join(&rel);
+        if std::fs::read(&dest).ok().as_deref() != Some(&data[..]) {
+            std::fs::write(&dest, &data)?;
+        }
+        wanted.insert(rel);
+    }
+    // Sources deleted by the student must not linger in the stage.
+    for entry in walkdir::WalkDir::new(stage).into_iter().filter_map(|e| e.ok()) {
+        let rel = entry.path().strip_prefix(stage)?.to_path_buf();
+        let is_source = rel.extension().is_some_and(|e| e == "c" || e == "h" || e == "rs");
+        if entry.file_type().is_file() && is_source && !wanted.contains(&rel) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Builds one task. `Ok(Err(message))` is a build failure to show the student.
+pub fn build_task(
+    sh: &Shell,
+    paths: &Paths,
+    kernel: &KernelTree,
+    source: &SourceRoot,
+    sel: &Selected,
+) -> Result<std::result::Result<BuiltTask, String>> {
+    let src = source.dir.join(&sel.lab.name).join(&sel.task.name);
+    let shown = paths.show(&src);
+    if !src.is_dir() {
+        let hint = if source.label == "skels" {
+            format!("run `cargo xtask skels {}` to generate it", sel.id())
+        } else {
+            "check the folder name against the lab manifest".to_owned()
+        };
+        return Ok(Err(format!("{shown} does not exist: {hint}")));
+    }
+    let mut warnings = Vec::new();
+    let stage = stage_dir(paths, source, sel);
+    sync_sources(&src, &stage, &shown, &mut warnings)?;
+    let task: &TaskManifest = sel.task;
+
+    let mut files = Vec::new();
+    if !task.modules.is_empty() {
+        for module in &task.modules {
+            if !stage.join(format!("{module}.c")).exists() && !stage.join(format!("{module}.rs")).exists() {
+                return Ok(Err(format!("{shown}/{module}.c or {module}.rs is missing (the lab manifest lists module `{module}`)")));
+            }
+        }
+        write_if_changed(&stage.join("Kbuild"), &kbuild::kbuild_for(task))?;
+        let kdir = &kernel.dir;
+        let out = cmd!(sh, "make -C {kdir} LLVM=1 M={stage} -j2 modules").quiet().ignore_status().output()?;
+        if !out.status.success() {
+            let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let message = kbuild::rewrite_paths(&kbuild::interesting_lines(&log), &stage, &shown);
+            return Ok(Err(message));
+        }
+        for module in &task.modules {
+            let ko = stage.join(format!("{module}.ko"));
+            if !ko.exists() {
+                return Ok(Err(format!("kbuild succeeded but produced no {module}.ko")));
+            }
+            files.push((format!("{module}.ko"), ko));
+        }
+    }
+    for program in &task.programs {
+        let source_file = stage.join(program);
+        if !source_file.exists() {
+            return Ok(Err(format!("{shown}/{program} is missing (the lab manifest lists it)")));
+        }
+        let name = TaskManifest::program_binary_name(program);
+        let binary = stage.join(format!("{name}.bin"));
+        let out = cmd!(sh, "cc -static -O2 -Wall -o {binary} {source_file}").quiet().ignore_status().output()?;
+        if !out.status.success() {
+            let log = String::from_utf8_lossy(&out.stderr);
+            return Ok(Err(kbuild::rewrite_paths(&log, &stage, &shown)));
+        }
+        files.push((name.to_owned(), binary));
+    }
+    let script = sel.lab.test_script(task);
+    if !script.is_file() {
+        anyhow::bail!("{} is missing: every task needs a test script", paths.show(&script));
+    }
+    files.push(("test.sh".to_owned(), script));
+    Ok(Ok(BuiltTask { files, warnings }))
+}

@@ -1,0 +1,237 @@
+//! `cargo xtask check` and `bless`: build, copy, boot, run each task's test in the VM, judge.
+//!
+//! One VM serves consecutive tasks; after a fault, a timeout or a module that will not unload
+//! the VM is killed and the next task gets a fresh one, so one broken task never hides the
+//! results of the others.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use checker::manifest::Lab;
+use checker::normalize::Normalizer;
+use checker::qemu::VmImage;
+use checker::selection::Selected;
+use checker::snapshot::{self, Snapshot};
+use checker::verdict::{judge, Outcome, TaskRun, TaskVerdict};
+use checker::vm::{SessionError, VmSession};
+
+use crate::build::{BuiltTask, SourceRoot};
+use crate::paths::Paths;
+use crate::progress::secs;
+
+/// What to do with a run's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Compare only (students).
+    Compare,
+    /// Compare, and write `<task>.snap.new` when it differs (instructors, `--solution`).
+    ComparePending,
+    /// Accept the record as the new snapshot (`bless`).
+    Accept,
+}
+
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+const SHORT: Duration = Duration::from_secs(15);
+
+/// A task ready to run: built, or with the reason it is not.
+pub struct Prepared<'a> {
+    pub sel: Selected<'a>,
+    pub built: std::result::Result<BuiltTask, String>,
+}
+
+/// Runs the built tasks in VMs booted from `image`, in order.
+pub fn run_tasks(
+    paths: &Paths,
+    source: &SourceRoot,
+    image: &VmImage,
+    tasks: &[Prepared],
+    mode: SnapshotMode,
+) -> Result<Vec<TaskVerdict>> {
+    let runs_dir = paths.out.join("runs").join(&source.label);
+    let _ = std::fs::remove_dir_all(&runs_dir);
+    let mut verdicts = Vec::new();
+    let mut session: Option<VmSession> = None;
+    let mut vm_count = 0;
+    for prepared in tasks {
+        let id = prepared.sel.id();
+        let start = Instant::now();
+        let built = match &prepared.built {
+            Ok(built) => built,
+            Err(message) => {
+                let verdict = TaskVerdict {
+                    id,
+                    outcome: Outcome::BuildFailed { message: message.clone() },
+                    duration: Duration::ZERO,
+                    warnings: vec![],
+                    console_log: None,
+                    record: None,
+                };
+                report(paths, &verdict);
+                verdicts.push(verdict);
+                continue;
+            }
+        };
+        if session.as_ref().is_none_or(|s| !s.is_alive()) {
+            vm_count += 1;
+            let run_dir = runs_dir.join(format!("vm-{vm_count}"));
+            match VmSession::boot(image, &run_dir, BOOT_TIMEOUT) {
+                Ok(s) => session = Some(s),
+                Err(e) => {
+                    let verdict = TaskVerdict {
+                        id,
+                        outcome: outcome_of_session_error(e, "booting the VM"),
+                        duration: start.elapsed(),
+                        warnings: built.warnings.clone(),
+                        console_log: Some(run_dir.join("console.log")),
+                        record: None,
+                    };
+                    report(paths, &verdict);
+                    verdicts.push(verdict);
+                    continue;
+                }
+            }
+        }
+        let vm = session.as_mut().expect("a live session");
+        let mut verdict = run_one(vm, &prepared.sel, mode);
+        verdict.duration = start.elapsed();
+        verdict.warnings.splice(0..0, built.warnings.iter().cloned());
+        report(paths, &verdict);
+        verdicts.push(verdict);
+    }
+    if let Some(s) = session {
+        s.shutdown();
+    }
+    Ok(verdicts)
+}
+
+fn outcome_of_session_error(e: SessionError, during: &str) -> Outcome {
+    match e {
+        SessionError::Died { fault: Some(fault), .. } => Outcome::Fault(fault),
+        SessionError::Timeout { secs } => Outcome::Timeout { secs },
+        other => Outcome::VmError { message: format!("{during}: {other}") },
+    }
+}
+
+fn run_one(vm: &mut VmSession, sel: &Selected, mode: SnapshotMode) -> TaskVerdict {
+    let id = sel.id();
+    let console_log = Some(vm.console_log().to_path_buf());
+    let mut warnings = Vec::new();
+    let verdict = |outcome, record, warnings| TaskVerdict {
+        id: id.clone(),
+        outcome,
+        duration: Duration::ZERO,
+        warnings,
+        console_log: console_log.clone(),
+        record,
+    };
+    vm.note(&format!("task {id}"));
+    let _ = vm.take_fault();
+    let timeout = Duration::from_secs(sel.task.timeout_secs);
+    let run = (|| -> std::result::Result<TaskRun, SessionError> {
+        vm.run("dmesg -C", SHORT)?;
+        let script = vm.run(&format!("cd /lab/{id} && sh ./test.sh"), timeout)?;
+        let dmesg = vm.run("dmesg", SHORT)?;
+        Ok(TaskRun { output: script.output, exit_status: Some(script.status), dmesg: dmesg.output })
+    })();
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => {
+            // A fault seen before the timeout explains it better than the timeout does.
+            let outcome = match (vm.take_fault(), e) {
+                (Some(fault), _) => Outcome::Fault(fault),
+                (None, e) => outcome_of_session_error(e, "running the test"),
+            };
+            vm.kill();
+            return verdict(outcome, None, warnings);
+        }
+    };
+    if let Some(fault) = vm.take_fault() {
+        vm.kill();
+        return verdict(Outcome::Fault(fault), None, warnings);
+    }
+    // Leave the VM clean for the next task: unload whatever the test left loaded.
+    match unload_leftovers(vm) {
+        Ok(left) if !left.is_empty() => {
+            warnings.push(format!("the test left module(s) loaded: {} (unloaded by klab)", left.join(", ")));
+        }
+        Ok(_) => {}
+        Err(message) => {
+            warnings.push(message);
+            vm.kill();
+        }
+    }
+    let normalizer = Normalizer::new(&sel.task.filters).expect("filters were validated with the manifest");
+    let record = run.record(&normalizer);
+    let outcome = apply_snapshot(sel.lab, sel, &record, mode);
+    verdict(outcome, Some(record), warnings)
+}
+
+/// Removes modules still loaded after a task. `Err` when one will not go (the VM is dirty).
+fn unload_leftovers(vm: &mut VmSession) -> std::result::Result<Vec<String>, String> {
+    let modules = vm.run("cat /proc/modules", SHORT).map_err(|e| format!("listing modules: {e}"))?;
+    let names: Vec<String> =
+        modules.output.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_owned).collect();
+    for name in &names {
+        let out = vm.run(&format!("rmmod {name}"), SHORT).map_err(|e| format!("rmmod {name}: {e}"))?;
+        if out.status != 0 {
+            return Err(format!(
+                "module {name} could not be unloaded ({}); the VM was restarted",
+                out.output.trim()
+            ));
+        }
+    }
+    Ok(names)
+}
+
+fn apply_snapshot(lab: &Lab, sel: &Selected, record: &Snapshot, mode: SnapshotMode) -> Outcome {
+    let path = lab.snapshot_path(sel.task);
+    let pending = snapshot::pending_path(&path);
+    let source = format!("labs/{}/lab.toml", lab.name);
+    let reviewed = match Snapshot::read(&path) {
+        Ok(s) => s,
+        Err(e) => return Outcome::VmError { message: format!("{e:#}") },
+    };
+    if mode == SnapshotMode::Accept {
+        if let Err(e) = record.write(&path, &source, &sel.id()) {
+            return Outcome::VmError { message: format!("{e:#}") };
+        }
+        let _ = std::fs::remove_file(&pending);
+        return Outcome::Pass;
+    }
+    let outcome = judge(record, reviewed.as_ref());
+    if mode == SnapshotMode::ComparePending {
+        if matches!(outcome, Outcome::Pass) {
+            let _ = std::fs::remove_file(&pending);
+        } else {
+            let _ = record.write(&pending, &source, &sel.id());
+        }
+    }
+    outcome
+}
+
+/// Prints one verdict as soon as it is known.
+pub fn report(paths: &Paths, v: &TaskVerdict) {
+    println!("{:<12} {:<36} ({})", v.status(), v.id, secs(v.duration));
+    for w in &v.warnings {
+        println!("  warning: {w}");
+    }
+    if !v.passed() {
+        println!("{}", v.explain().trim_end());
+        if let Some(log) = &v.console_log {
+            println!("  kernel console log: {}", paths.show(log));
+        }
+    }
+}
+
+/// The closing summary; returns whether everything passed.
+pub fn summarize(paths: &Paths, verdicts: &[TaskVerdict], what: &str) -> bool {
+    let passed = verdicts.iter().filter(|v| v.passed()).count();
+    let logs: std::collections::BTreeSet<PathBuf> = verdicts.iter().filter_map(|v| v.console_log.clone()).collect();
+    println!();
+    println!("klab {what}: {passed} of {} tasks passed", verdicts.len());
+    for log in logs {
+        println!("  console log: {}", paths.show(&log));
+    }
+    passed == verdicts.len()
+}

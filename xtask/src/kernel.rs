@@ -1,0 +1,347 @@
+//! The lab kernel: fetched from Debian's `linux-source-6.12`, configured with `tinyconfig` plus
+//! `kernel/lean.config`, built once with `make LLVM=1`, cached outside the repository.
+//!
+//! The cache key covers everything that changes the result: the pinned source, the fragment,
+//! the patches and the toolchain versions. A second run with the same key never rebuilds.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use xshell::{cmd, Shell};
+
+use crate::paths::Paths;
+use crate::progress::{secs, Step};
+
+/// `kernel/source.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    pub package: String,
+    pub version: String,
+    pub tarball: String,
+    pub bindgen: String,
+}
+
+impl SourceSpec {
+    pub fn load(paths: &Paths) -> Result<SourceSpec> {
+        let path = paths.kernel_dir.join("source.toml");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+/// A kbuild tree modules can be built against, and the kernel image to boot.
+#[derive(Debug, Clone)]
+pub struct KernelTree {
+    pub dir: PathBuf,
+    pub bzimage: PathBuf,
+}
+
+impl KernelTree {
+    /// A tree given with `--kernel-tree`: it must be built already.
+    pub fn external(dir: &Path) -> Result<KernelTree> {
+        let dir = dir.canonicalize().with_context(|| format!("--kernel-tree {}", dir.display()))?;
+        let tree = KernelTree { bzimage: dir.join("arch/x86/boot/bzImage"), dir };
+        for needed in [tree.bzimage.clone(), tree.dir.join("Module.symvers")] {
+            if !needed.exists() {
+                bail!(
+                    "--kernel-tree {}: {} is missing; build the tree first (make bzImage modules)",
+                    tree.dir.display(),
+                    needed.display()
+                );
+            }
+        }
+        Ok(tree)
+    }
+}
+
+/// FNV-1a, 64 bit: a stable hash for cache keys (std's hasher may change between releases).
+pub fn fnv64(parts: &[&[u8]]) -> u64 {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for part in parts {
+        for byte in part.iter().chain(b"\x00") {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x100000001b3);
+        }
+    }
+    hash
+}
+
+/// The fragment files merged on top of tinyconfig, in order.
+fn fragments(paths: &Paths) -> Vec<PathBuf> {
+    vec![paths.kernel_dir.join("lean.config")]
+}
+
+/// Patches applied to the source before configuring (sorted by name).
+fn patches(paths: &Paths) -> Result<Vec<PathBuf>> {
+    let dir = paths.kernel_dir.join("patches");
+    let mut found = Vec::new();
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "patch") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn first_line(sh: &Shell, program: &str, arg: &str) -> String {
+    cmd!(sh, "{program} {arg}")
+        .quiet()
+        .ignore_status()
+        .ignore_stderr()
+        .read()
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The cache folder for the current inputs.
+pub fn cache_dir(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<PathBuf> {
+    let mut inputs: Vec<Vec<u8>> = vec![format!("{}={}", spec.package, spec.version).into_bytes()];
+    for file in fragments(paths).into_iter().chain(patches(paths)?) {
+        inputs.push(std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?);
+    }
+    for (program, arg) in [("clang", "--version"), ("rustc", "--version"), ("bindgen", "--version")] {
+        inputs.push(first_line(sh, program, arg).into_bytes());
+    }
+    let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
+    let short = spec.version.split('-').next().unwrap_or(&spec.version);
+    Ok(paths.cache.join("kernel").join(format!("{short}-{:016x}", fnv64(&refs))))
+}
+
+const READY_STAMP: &str = ".klab-ready";
+
+/// The cached lab kernel, built first if needed.
+pub fn ensure(sh: &Shell, paths: &Paths, spec: &SourceSpec, jobs: usize) -> Result<KernelTree> {
+    let dir = cache_dir(sh, paths, spec)?;
+    let tree = KernelTree { bzimage: dir.join("linux/arch/x86/boot/bzImage"), dir: dir.join("linux") };
+    if dir.join(READY_STAMP).exists() && tree.bzimage.exists() {
+        return Ok(tree);
+    }
+    // Several klab processes (parallel tests, a grader) may want the kernel at once: one builds.
+    std::fs::create_dir_all(&paths.cache)?;
+    let lock = std::fs::File::create(paths.cache.join("kernel.lock"))?;
+    if lock.try_lock().is_err() {
+        eprintln!("==> another klab process is building the lab kernel; waiting for it");
+        lock.lock()?;
+    }
+    if dir.join(READY_STAMP).exists() && tree.bzimage.exists() {
+        return Ok(tree);
+    }
+    build(sh, paths, spec, &dir, jobs)?;
+    Ok(tree)
+}
+
+fn fetch_tarball(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<PathBuf> {
+    let downloads = paths.cache.join("downloads");
+    std::fs::create_dir_all(&downloads)?;
+    let unpacked = downloads.join(format!("{}_{}", spec.package, spec.version.replace('~', "_")));
+    let tarball = unpacked.join(&spec.tarball);
+    if tarball.exists() {
+        return Ok(tarball);
+    }
+    let step = Step::start(format!("downloading {} {} (apt-get download)", spec.package, spec.version));
+    let _dir = sh.push_dir(&downloads);
+    let (package, version) = (&spec.package, &spec.version);
+    let pinned = format!("{package}={version}");
+    if cmd!(sh, "apt-get download {pinned}").run().is_err() {
+        // The package lists may be stale on a fresh machine: refresh once, then try again.
+        let _ = cmd!(sh, "apt-get update -q").run();
+        if cmd!(sh, "apt-get download {pinned}").run().is_err() {
+            eprintln!("    notice: {pinned} is no longer in the archive; taking the newest {package} instead");
+            cmd!(sh, "apt-get download {package}")
+                .run()
+                .with_context(|| format!("apt-get download {package} failed: is Debian's archive reachable?"))?;
+        }
+    }
+    let deb = std::fs::read_dir(&downloads)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{package}_")) && n.ends_with(".deb"))
+        })
+        .max()
+        .with_context(|| format!("apt-get download left no {package}_*.deb in {}", downloads.display()))?;
+    cmd!(sh, "dpkg-deb -x {deb} {unpacked}").run().context("unpacking the source package")?;
+    step.done();
+    if !tarball.exists() {
+        bail!("{} has no {}: update `tarball` in kernel/source.toml", deb.display(), spec.tarball);
+    }
+    Ok(tarball)
+}
+
+fn build(sh: &Shell, paths: &Paths, spec: &SourceSpec, dir: &Path, jobs: usize) -> Result<()> {
+    let tarball = fetch_tarball(sh, paths, spec)?;
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let step = Step::start(format!("unpacking the kernel source into {}", dir.display()));
+    cmd!(sh, "tar -xf {tarball} -C {dir}").run().context("unpacking the kernel tarball")?;
+    let top = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().is_dir())
+        .context("the kernel tarball holds no folder")?
+        .path();
+    std::fs::rename(&top, dir.join("linux"))?;
+    step.done();
+    let tree = dir.join("linux");
+    let _cwd = sh.push_dir(&tree);
+
+    for patch in patches(paths)? {
+        let step = Step::start(format!("applying {}", paths.show(&patch)));
+        cmd!(sh, "patch -p1 --forward --batch -i {patch}")
+            .run()
+            .with_context(|| format!("{} does not apply to {} {}", patch.display(), spec.package, spec.version))?;
+        step.done();
+    }
+
+    let step = Step::start("checking the Rust toolchain (make LLVM=1 rustavailable)");
+    let out = cmd!(sh, "make LLVM=1 rustavailable").ignore_status().quiet().output()?;
+    if !out.status.success() {
+        bail!(
+            "the kernel cannot build Rust with this toolchain:\n{}{}\nrun `cargo xtask setup`, which installs rust-src and bindgen-cli",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    step.done();
+
+    let step = Step::start("configuring: tinyconfig + kernel/lean.config");
+    cmd!(sh, "make LLVM=1 tinyconfig").quiet().ignore_stdout().run()?;
+    let frags = fragments(paths);
+    let frag_args = frags.clone();
+    cmd!(sh, "scripts/kconfig/merge_config.sh -m .config {frag_args...}").quiet().ignore_stdout().run()?;
+    cmd!(sh, "make LLVM=1 olddefconfig").quiet().ignore_stdout().run()?;
+    let config = std::fs::read_to_string(tree.join(".config"))?;
+    for frag in &frags {
+        for wanted in std::fs::read_to_string(frag)?.lines().filter(|l| l.starts_with("CONFIG_")) {
+            if !config.lines().any(|l| l == wanted) {
+                bail!(
+                    "{wanted} from {} did not survive olddefconfig (a dependency is missing); see {}",
+                    paths.show(frag),
+                    tree.join(".config").display()
+                );
+            }
+        }
+    }
+    step.done();
+
+    let log_path = dir.join("build.log");
+    let step = Step::start(format!(
+        "building the lab kernel with {jobs} jobs (4-5 min on 2 cores; log: {})",
+        log_path.display()
+    ));
+    run_logged(sh, &tree, &log_path, jobs, &step)?;
+    step.done();
+    std::fs::write(dir.join(READY_STAMP), format!("{} {}\n", spec.package, spec.version))?;
+    Ok(())
+}
+
+/// `make bzImage modules` with its output in a log file and a progress line every 15 s.
+fn run_logged(sh: &Shell, tree: &Path, log_path: &Path, jobs: usize, step: &Step) -> Result<()> {
+    let jobs = format!("-j{jobs}");
+    let mut command: std::process::Command = cmd!(sh, "make LLVM=1 {jobs} bzImage modules").into();
+    let log = std::fs::File::create(log_path)?;
+    let mut child = command
+        .current_dir(tree)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting make")?;
+    let mut last_tick = Duration::ZERO;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        if step.elapsed() - last_tick >= Duration::from_secs(15) {
+            last_tick = step.elapsed();
+            step.tick(&last_log_line(log_path));
+        }
+    };
+    if !status.success() {
+        let tail = tail_lines(log_path, 30);
+        bail!(
+            "the kernel build failed after {} ({status}); last lines of {}:\n{tail}",
+            secs(step.elapsed()),
+            log_path.display()
+        );
+    }
+    Ok(())
+}
+
+fn last_log_line(path: &Path) -> String {
+    tail_lines(path, 1).trim().to_owned()
+}
+
+fn tail_lines(path: &Path, n: usize) -> String {
+    let Ok(file) = std::fs::File::open(path) else { return String::new() };
+    let lines: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// `cargo xtask kernel info`.
+pub fn info(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<()> {
+    let dir = cache_dir(sh, paths, spec)?;
+    println!("source:   {} {}", spec.package, spec.version);
+    println!("fragment: {}", fragments(paths).iter().map(|f| paths.show(f)).collect::<Vec<_>>().join(", "));
+    println!("patches:  {}", patches(paths)?.len());
+    println!("cache:    {}", dir.display());
+    let bzimage = dir.join("linux/arch/x86/boot/bzImage");
+    if dir.join(READY_STAMP).exists() && bzimage.exists() {
+        let size = std::fs::metadata(&bzimage)?.len();
+        println!("state:    built (bzImage {:.1} MB)", size as f64 / 1e6);
+    } else {
+        println!("state:    not built (any command builds it; or `cargo xtask kernel build`)");
+    }
+    let others: Vec<String> = std::fs::read_dir(paths.cache.join("kernel"))
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| *p != dir).map(|p| p.display().to_string()).collect())
+        .unwrap_or_default();
+    if !others.is_empty() {
+        println!("stale:    {} (removed by `cargo xtask kernel clean`)", others.join(", "));
+    }
+    Ok(())
+}
+
+/// `cargo xtask kernel clean`: removes every cached kernel.
+pub fn clean(paths: &Paths) -> Result<()> {
+    let dir = paths.cache.join("kernel");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        println!("removed {}", dir.display());
+    } else {
+        println!("nothing to remove: {} does not exist", dir.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_is_stable_and_separates_parts() {
+        assert_eq!(fnv64(&[b"a"]), fnv64(&[b"a"]));
+        assert_ne!(fnv64(&[b"ab", b"c"]), fnv64(&[b"a", b"bc"]));
+        assert_eq!(fnv64(&[]), 0xcbf29ce484222325);
+    }
+
+    #[test]
+    fn the_checked_in_source_spec_parses() {
+        let paths = Paths::discover(None).unwrap();
+        let spec = SourceSpec::load(&paths).unwrap();
+        assert_eq!(spec.package, "linux-source-6.12");
+        assert!(spec.tarball.ends_with(".tar.xz"));
+    }
+}

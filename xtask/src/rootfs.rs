@@ -1,0 +1,104 @@
+//! `cargo xtask copy`: the guest root as a cpio initramfs, written without root or mounts.
+//!
+//! Two archives, concatenated (the kernel unpacks them in order): the base (busybox, the
+//! `rootfs/` recipe, klab's guest tools), which rarely changes, and the lab files of the
+//! selected tasks under `/lab/<lab>/<task>/`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use checker::cpio::CpioWriter;
+use xshell::{cmd, Shell};
+
+use crate::build::BuiltTask;
+use crate::paths::Paths;
+use crate::setup::MUSL_TARGET;
+
+const BUSYBOX: &str = "/bin/busybox";
+
+/// Builds klab's static guest tools (our `nc`) and returns `(guest path, host file)` pairs.
+pub fn guest_tools(sh: &Shell, paths: &Paths) -> Result<Vec<(String, PathBuf)>> {
+    let _dir = sh.push_dir(&paths.root);
+    cmd!(sh, "cargo build --quiet --release -p klab-nc --target {MUSL_TARGET}")
+        .run()
+        .context("building the guest tools (guest-tools/nc) for musl")?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| paths.root.join("target"));
+    Ok(vec![("bin/nc".to_owned(), target.join(MUSL_TARGET).join("release/nc"))])
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The base archive: busybox with its applet links, `rootfs/init`, `rootfs/overlay/`, tools.
+pub fn base_archive(sh: &Shell, paths: &Paths, tools: &[(String, PathBuf)]) -> Result<Vec<u8>> {
+    let mut w = CpioWriter::with_first_inode(Vec::new(), 1);
+    for dir in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "usr/local", "usr/local/bin", "etc", "proc", "sys", "dev", "tmp", "root", "lab"] {
+        w.dir(dir)?;
+    }
+    w.char_device("dev/console", 0o600, 5, 1)?;
+    w.char_device("dev/null", 0o666, 1, 3)?;
+    w.file("bin/busybox", 0o755, &read(Path::new(BUSYBOX))?)?;
+    let applets = cmd!(sh, "{BUSYBOX} --list-full").quiet().read().context("listing busybox applets")?;
+    let ours: Vec<&str> = tools.iter().map(|(p, _)| p.as_str()).collect();
+    for applet in applets.lines().map(str::trim).filter(|a| !a.is_empty() && *a != "bin/busybox") {
+        let name = applet.rsplit('/').next().unwrap_or(applet);
+        if ours.iter().any(|t| t.rsplit('/').next() == Some(name)) {
+            continue; // our tool replaces busybox's (e.g. nc with UDP support)
+        }
+        w.symlink(applet, "/bin/busybox")?;
+    }
+    w.file("init", 0o755, &read(&paths.rootfs.join("init"))?)?;
+    let overlay = paths.rootfs.join("overlay");
+    for entry in walkdir::WalkDir::new(&overlay).min_depth(1).sort_by_file_name() {
+        let entry = entry?;
+        let rel = entry.path().strip_prefix(&overlay)?.to_string_lossy().into_owned();
+        if entry.file_type().is_dir() {
+            w.dir(&rel)?;
+        } else {
+            let mode = if rel.contains("/bin/") { 0o755 } else { 0o644 };
+            w.file(&rel, mode, &read(entry.path())?)?;
+        }
+    }
+    for (guest, host) in tools {
+        w.file(guest, 0o755, &read(host)?)?;
+    }
+    Ok(w.finish()?)
+}
+
+/// The lab archive: each built task's files under `lab/<lab>/<task>/`.
+pub fn lab_archive(tasks: &[(String, &BuiltTask)]) -> Result<Vec<u8>> {
+    // Start inode numbers far from the base archive's so the two never collide.
+    let mut w = CpioWriter::with_first_inode(Vec::new(), 1 << 20);
+    let mut dirs = std::collections::BTreeSet::new();
+    for (id, _) in tasks {
+        let lab = id.split('/').next().unwrap_or(id);
+        dirs.insert(format!("lab/{lab}"));
+        dirs.insert(format!("lab/{id}"));
+    }
+    for dir in &dirs {
+        w.dir(dir)?;
+    }
+    for (id, built) in tasks {
+        for (name, host) in &built.files {
+            let mode = if name.ends_with(".ko") { 0o644 } else { 0o755 };
+            w.file(&format!("lab/{id}/{name}"), mode, &read(host)?)?;
+        }
+    }
+    Ok(w.finish()?)
+}
+
+/// Writes `target/klab/initrd-<label>.cpio` (base + lab) if its bytes changed.
+pub fn write_initrd(paths: &Paths, label: &str, base: &[u8], lab: &[u8]) -> Result<PathBuf> {
+    std::fs::create_dir_all(&paths.out)?;
+    let path = paths.out.join(format!("initrd-{label}.cpio"));
+    let mut bytes = Vec::with_capacity(base.len() + lab.len());
+    bytes.extend_from_slice(base);
+    bytes.extend_from_slice(lab);
+    if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(path)
+}

@@ -1,0 +1,139 @@
+//! `cargo xtask setup`: install or verify every tool the workflow needs.
+//!
+//! Idempotent and quick when all is there, so every command calls it first. On Debian as
+//! root it installs what is missing; elsewhere it says exactly what is missing.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::progress::Step;
+
+/// Debian packages and a file each one provides (to check non-Debian hosts too).
+const PACKAGES: &[(&str, &str)] = &[
+    ("qemu-system-x86", "qemu-system-x86_64"),
+    ("busybox-static", "/bin/busybox"),
+    ("clang", "clang"),
+    ("lld", "ld.lld"),
+    ("llvm", "llvm-ar"),
+    ("libclang-dev", "/usr/lib/llvm-14/lib/libclang.so"),
+    ("flex", "flex"),
+    ("bison", "bison"),
+    ("bc", "bc"),
+    ("make", "make"),
+    ("gcc", "gcc"),
+    ("libc6-dev", "/usr/include/stdio.h"),
+    ("libelf-dev", "/usr/include/libelf.h"),
+    ("libssl-dev", "/usr/include/openssl/ssl.h"),
+    ("xz-utils", "xz"),
+    ("cpio", "cpio"),
+    ("python3", "python3"),
+];
+
+pub const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
+
+fn on_path(bin: &str) -> bool {
+    if bin.starts_with('/') {
+        return Path::new(bin).exists();
+    }
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(bin).is_file()))
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
+
+/// Packages dpkg does not list as installed.
+fn missing_debian_packages(sh: &Shell) -> Result<Vec<&'static str>> {
+    let names: Vec<&str> = PACKAGES.iter().map(|(p, _)| *p).collect();
+    let queried = names.clone();
+    let format = "-f=${Package}\\t${Status}\\n";
+    let listing = cmd!(sh, "dpkg-query -W {format} {queried...}")
+        .ignore_status()
+        .quiet()
+        .ignore_stderr()
+        .read()?;
+    Ok(names
+        .into_iter()
+        .filter(|name| {
+            !listing
+                .lines()
+                .any(|l| l.split('\t').next() == Some(name) && l.ends_with("install ok installed"))
+        })
+        .collect())
+}
+
+pub fn ensure_packages(sh: &Shell) -> Result<()> {
+    let debian = Path::new("/etc/debian_version").exists() && on_path("dpkg-query");
+    if !debian {
+        let missing: Vec<String> = PACKAGES
+            .iter()
+            .filter(|(_, probe)| !on_path(probe))
+            .map(|(pkg, probe)| format!("{probe} (Debian package {pkg})"))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "this is not a Debian host, and these tools are missing:\n  {}\ninstall them with your package manager, then run the command again",
+            missing.join("\n  ")
+        );
+    }
+    let missing = missing_debian_packages(sh)?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "missing Debian packages: {m}\nrun: sudo apt-get update && sudo apt-get install -y {m}",
+            m = missing.join(" ")
+        );
+    }
+    let step = Step::start(format!("installing Debian packages: {}", missing.join(" ")));
+    let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
+    cmd!(sh, "apt-get update -q").run().context("apt-get update failed: check the network and apt sources")?;
+    cmd!(sh, "apt-get install -y -q --no-install-recommends {missing...}")
+        .run()
+        .context("apt-get install failed (see its output above)")?;
+    step.done();
+    Ok(())
+}
+
+pub fn ensure_rust_pieces(sh: &Shell, bindgen_version: &str) -> Result<()> {
+    if !on_path("rustup") {
+        bail!("rustup is not on PATH: klab needs rustup to add the rust-src component and the musl target");
+    }
+    let components = cmd!(sh, "rustup component list --installed").quiet().read()?;
+    if !components.lines().any(|l| l.starts_with("rust-src")) {
+        let step = Step::start("adding the rust-src component (the kernel builds `core` from it)");
+        cmd!(sh, "rustup component add rust-src").run().context("rustup component add rust-src failed")?;
+        step.done();
+    }
+    let targets = cmd!(sh, "rustup target list --installed").quiet().read()?;
+    if !targets.lines().any(|l| l.trim() == MUSL_TARGET) {
+        let step = Step::start(format!("adding the {MUSL_TARGET} target (static guest tools)"));
+        cmd!(sh, "rustup target add {MUSL_TARGET}").run().context("rustup target add failed")?;
+        step.done();
+    }
+    let have = cmd!(sh, "bindgen --version").quiet().ignore_status().ignore_stderr().read().unwrap_or_default();
+    if !have.split_whitespace().any(|w| w == bindgen_version) {
+        let step = Step::start(format!("installing bindgen-cli {bindgen_version} (about 2 min; the kernel's Rust bindings need it)"));
+        cmd!(sh, "cargo install --locked bindgen-cli --version {bindgen_version}")
+            .run()
+            .context("cargo install bindgen-cli failed (see above)")?;
+        step.done();
+    }
+    Ok(())
+}
+
+/// Everything but the kernel.
+pub fn ensure_tools(sh: &Shell, bindgen_version: &str) -> Result<()> {
+    ensure_packages(sh)?;
+    ensure_rust_pieces(sh, bindgen_version)
+}

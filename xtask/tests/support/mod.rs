@@ -1,0 +1,75 @@
+//! Running `cargo xtask` from integration tests, and reading its verdict lines.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// `(status, lab/task)` of every verdict line (`PASS  intro/1-2-hello  (1.2 s)`).
+    pub fn verdicts(&self) -> Vec<(String, String)> {
+        let statuses = ["PASS", "FAIL", "NO SNAPSHOT", "FAULT", "TIMEOUT", "BUILD FAILED", "VM ERROR"];
+        self.stdout
+            .lines()
+            .filter_map(|line| {
+                let status = statuses.iter().find(|s| line.starts_with(*s) && line.ends_with(" s)"))?;
+                let id = line[status.len()..].split_whitespace().next()?;
+                Some((status.to_string(), id.to_string()))
+            })
+            .collect()
+    }
+
+    pub fn all(&self) -> String {
+        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the xtask binary with `args`; `LABS` is cleared so the caller's environment cannot
+/// change the selection.
+pub fn xtask(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .env_remove("LABS")
+        .current_dir(repo())
+        .output()
+        .expect("running xtask");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Every `lab/task` the repository's manifests list.
+pub fn all_task_ids() -> Vec<String> {
+    let labs = checker::manifest::discover(&repo().join("labs")).unwrap();
+    labs.iter().flat_map(|l| l.manifest.tasks.iter().map(move |t| format!("{}/{}", l.name, t.name))).collect()
+}
+
+/// Copies a template task into `skels_dir` as a student would have it, then lets the caller
+/// break it.
+pub fn copy_template_task(skels_dir: &Path, lab: &str, task: &str) -> PathBuf {
+    let src = repo().join("templates").join(lab).join(task);
+    let dst = skels_dir.join(lab).join(task);
+    std::fs::create_dir_all(&dst).unwrap();
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(&src).unwrap();
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(dst.join(rel)).unwrap();
+        } else {
+            std::fs::copy(entry.path(), dst.join(rel)).unwrap();
+        }
+    }
+    dst
+}
