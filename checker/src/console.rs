@@ -51,7 +51,10 @@ const PATTERNS: &[(&str, FaultKind)] = &[
 /// The kind of report a console line starts, if any. The kernel timestamp may precede it.
 pub fn fault_in(line: &str) -> Option<FaultKind> {
     let text = strip_timestamp(line);
-    PATTERNS.iter().find(|(pattern, _)| text.contains(pattern)).map(|&(_, kind)| kind)
+    PATTERNS
+        .iter()
+        .find(|(pattern, _)| text.contains(pattern))
+        .map(|&(_, kind)| kind)
 }
 
 fn strip_timestamp(line: &str) -> &str {
@@ -95,7 +98,10 @@ impl FaultWatch {
             }
             None => {
                 if let Some(kind) = fault_in(line) {
-                    self.fault = Some(Fault { kind, excerpt: vec![line.to_owned()] });
+                    self.fault = Some(Fault {
+                        kind,
+                        excerpt: vec![line.to_owned()],
+                    });
                 }
             }
         }
@@ -116,13 +122,31 @@ mod tests {
 
     #[test]
     fn recognises_report_titles() {
-        assert_eq!(fault_in("[   3.1] BUG: kernel NULL pointer dereference, address: 0000000000000000"), Some(FaultKind::Oops));
-        assert_eq!(fault_in("[   3.2] Oops: 0002 [#1] SMP NOPTI"), Some(FaultKind::Oops));
-        assert_eq!(fault_in("[   3.9] Kernel panic - not syncing: Fatal exception"), Some(FaultKind::Panic));
+        assert_eq!(
+            fault_in("[   3.1] BUG: kernel NULL pointer dereference, address: 0000000000000000"),
+            Some(FaultKind::Oops)
+        );
+        assert_eq!(
+            fault_in("[   3.2] Oops: 0002 [#1] SMP NOPTI"),
+            Some(FaultKind::Oops)
+        );
+        assert_eq!(
+            fault_in("[   3.9] Kernel panic - not syncing: Fatal exception"),
+            Some(FaultKind::Panic)
+        );
         assert_eq!(fault_in("[ 1.0] WARNING: CPU: 0 PID: 53 at lib/refcount.c:25 refcount_warn_saturate+0x1/0x2"), Some(FaultKind::Warning));
-        assert_eq!(fault_in("[ 22.1] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [insmod:55]"), Some(FaultKind::SoftLockup));
-        assert_eq!(fault_in("[ 1.0] kernel BUG at mm/slub.c:1:"), Some(FaultKind::Bug));
-        assert_eq!(fault_in("[ 1.0] rust_kernel: panicked at hello.rs:9:5:"), Some(FaultKind::RustPanic));
+        assert_eq!(
+            fault_in("[ 22.1] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [insmod:55]"),
+            Some(FaultKind::SoftLockup)
+        );
+        assert_eq!(
+            fault_in("[ 1.0] kernel BUG at mm/slub.c:1:"),
+            Some(FaultKind::Bug)
+        );
+        assert_eq!(
+            fault_in("[ 1.0] rust_kernel: panicked at hello.rs:9:5:"),
+            Some(FaultKind::RustPanic)
+        );
     }
 
     #[test]

@@ -21,12 +21,20 @@ impl<W: Write> CpioWriter<W> {
     pub fn new(out: W) -> CpioWriter<W> {
         // Inode numbers only need to be unique within the archive; start high so that
         // concatenated archives (base + lab files) never collide.
-        CpioWriter { out, next_ino: 1, written: 0 }
+        CpioWriter {
+            out,
+            next_ino: 1,
+            written: 0,
+        }
     }
 
     /// Starts inode numbers at `first` (use distinct ranges for archives that get concatenated).
     pub fn with_first_inode(out: W, first: u32) -> CpioWriter<W> {
-        CpioWriter { out, next_ino: first, written: 0 }
+        CpioWriter {
+            out,
+            next_ino: first,
+            written: 0,
+        }
     }
 
     fn entry(&mut self, name: &str, mode: u32, rdev: (u32, u32), data: &[u8]) -> io::Result<()> {
@@ -125,8 +133,15 @@ mod tests {
             .output()
             .unwrap();
         let listing = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(listing.contains("lab/test.sh") && listing.contains("-rwxr-xr-x"), "{listing}");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            listing.contains("lab/test.sh") && listing.contains("-rwxr-xr-x"),
+            "{listing}"
+        );
         assert!(listing.contains("lab/link -> test.sh"), "{listing}");
     }
 }

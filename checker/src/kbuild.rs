@@ -9,7 +9,9 @@ use crate::manifest::TaskManifest;
 
 /// The Kbuild text for a task's modules: each `foo` becomes `foo.ko` from `foo.c`/`foo.rs`.
 pub fn kbuild_for(task: &TaskManifest) -> String {
-    let mut text = String::from("# Written by klab from the lab manifest; a Kbuild in the task folder is ignored.\n");
+    let mut text = String::from(
+        "# Written by klab from the lab manifest; a Kbuild in the task folder is ignored.\n",
+    );
     for module in &task.modules {
         text.push_str(&format!("obj-m += {module}.o\n"));
     }
@@ -22,13 +24,25 @@ pub fn rewrite_paths(output: &str, stage_dir: &Path, shown_dir: &str) -> String 
     let stage = stage_dir.to_string_lossy();
     let stage = stage.trim_end_matches('/');
     let shown = shown_dir.trim_end_matches('/');
-    output.replace(&format!("{stage}/"), &format!("{shown}/")).replace(stage, shown)
+    output
+        .replace(&format!("{stage}/"), &format!("{shown}/"))
+        .replace(stage, shown)
 }
 
 /// Keeps the lines of a kbuild log worth showing a student: diagnostics and their context,
 /// without make's chatter.
 pub fn interesting_lines(log: &str) -> String {
-    let chatter = ["make[", "make:", "  CC ", "  RUSTC ", "  LD ", "  MODPOST", "  CC [M]", "  LD [M]", "  RUSTC [M]"];
+    let chatter = [
+        "make[",
+        "make:",
+        "  CC ",
+        "  RUSTC ",
+        "  LD ",
+        "  MODPOST",
+        "  CC [M]",
+        "  LD [M]",
+        "  RUSTC [M]",
+    ];
     let kept: Vec<&str> = log
         .lines()
         .filter(|l| !chatter.iter().any(|c| l.starts_with(c)) && !l.trim().is_empty())
@@ -62,6 +76,9 @@ mod tests {
     #[test]
     fn chatter_is_dropped_and_diagnostics_stay() {
         let log = "make[1]: Entering directory '/k'\n  CC [M]  /s/filter.o\n/s/filter.c:3:1: error: unknown type name 'foo'\n    3 | foo x;\n";
-        assert_eq!(interesting_lines(log), "/s/filter.c:3:1: error: unknown type name 'foo'\n    3 | foo x;");
+        assert_eq!(
+            interesting_lines(log),
+            "/s/filter.c:3:1: error: unknown type name 'foo'\n    3 | foo x;"
+        );
     }
 }

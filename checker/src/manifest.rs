@@ -54,15 +54,22 @@ pub struct Lab {
 impl Lab {
     pub fn load(dir: &Path) -> Result<Lab> {
         let path = dir.join("lab.toml");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let manifest: LabManifest = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let manifest: LabManifest =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         let name = dir
             .file_name()
             .and_then(|n| n.to_str())
             .with_context(|| format!("lab folder {} has no UTF-8 name", dir.display()))?
             .to_owned();
-        let lab = Lab { name, dir: dir.to_owned(), manifest };
-        lab.validate().with_context(|| format!("in {}", path.display()))?;
+        let lab = Lab {
+            name,
+            dir: dir.to_owned(),
+            manifest,
+        };
+        lab.validate()
+            .with_context(|| format!("in {}", path.display()))?;
         Ok(lab)
     }
 
@@ -72,24 +79,36 @@ impl Lab {
             if !seen.insert(&task.name) {
                 bail!("task `{}` is listed twice", task.name);
             }
-            if task.name.is_empty() || task.name.contains(['/', '\\']) || task.name.starts_with('.') {
+            if task.name.is_empty() || task.name.contains(['/', '\\']) || task.name.starts_with('.')
+            {
                 bail!("task name `{}` must be a plain folder name", task.name);
             }
             for module in &task.modules {
-                if module.is_empty() || !module.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                    bail!("task `{}`: module name `{module}` must be letters, digits, `_` or `-`", task.name);
+                if module.is_empty()
+                    || !module
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    bail!(
+                        "task `{}`: module name `{module}` must be letters, digits, `_` or `-`",
+                        task.name
+                    );
                 }
             }
             for program in &task.programs {
                 if !program.ends_with(".c") || program.contains("..") || program.starts_with('/') {
-                    bail!("task `{}`: program `{program}` must be a relative path to a .c file", task.name);
+                    bail!(
+                        "task `{}`: program `{program}` must be a relative path to a .c file",
+                        task.name
+                    );
                 }
             }
             if task.timeout_secs == 0 {
                 bail!("task `{}`: timeout_secs must be at least 1", task.name);
             }
-            crate::normalize::Normalizer::new(&task.filters)
-                .with_context(|| format!("task `{}`: a filter regex does not compile", task.name))?;
+            crate::normalize::Normalizer::new(&task.filters).with_context(|| {
+                format!("task `{}`: a filter regex does not compile", task.name)
+            })?;
         }
         Ok(())
     }
@@ -105,7 +124,9 @@ impl Lab {
 
     /// Where the reviewed snapshot of a task lives.
     pub fn snapshot_path(&self, task: &TaskManifest) -> PathBuf {
-        self.dir.join("snapshots").join(format!("{}.snap", task.name))
+        self.dir
+            .join("snapshots")
+            .join(format!("{}.snap", task.name))
     }
 }
 
@@ -120,7 +141,8 @@ impl TaskManifest {
 /// Every lab under `labs_dir`, sorted by name.
 pub fn discover(labs_dir: &Path) -> Result<Vec<Lab>> {
     let mut labs = Vec::new();
-    let entries = std::fs::read_dir(labs_dir).with_context(|| format!("reading {}", labs_dir.display()))?;
+    let entries =
+        std::fs::read_dir(labs_dir).with_context(|| format!("reading {}", labs_dir.display()))?;
     for entry in entries {
         let dir = entry?.path();
         if dir.join("lab.toml").is_file() {
@@ -145,18 +167,27 @@ mod tests {
 
     #[test]
     fn a_minimal_manifest_loads_with_defaults() {
-        let lab = lab_from("title = 'Demo'\nlanguage = 'rust'\n[[tasks]]\nname = '1-hello'\nmodules = ['hello']\n").unwrap();
+        let lab = lab_from(
+            "title = 'Demo'\nlanguage = 'rust'\n[[tasks]]\nname = '1-hello'\nmodules = ['hello']\n",
+        )
+        .unwrap();
         assert_eq!(lab.name, "demo");
         let task = lab.task("1-hello").unwrap();
         assert_eq!(task.timeout_secs, DEFAULT_TASK_TIMEOUT_SECS);
-        assert!(lab.snapshot_path(task).ends_with("demo/snapshots/1-hello.snap"));
+        assert!(lab
+            .snapshot_path(task)
+            .ends_with("demo/snapshots/1-hello.snap"));
     }
 
     #[test]
     fn unknown_fields_are_errors_naming_the_file() {
-        let err = lab_from("title = 'Demo'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\nmodulez = []\n").unwrap_err();
+        let err = lab_from("title = 'Demo'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\nmodulez = []\n")
+            .unwrap_err();
         let text = format!("{err:#}");
-        assert!(text.contains("lab.toml") && text.contains("modulez"), "{text}");
+        assert!(
+            text.contains("lab.toml") && text.contains("modulez"),
+            "{text}"
+        );
     }
 
     #[test]

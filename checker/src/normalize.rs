@@ -25,10 +25,20 @@ pub struct Normalizer {
 
 static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[\s*\d+\.\d+\]\s?").unwrap());
 
-/// Kernel lines that depend on what ran before, not on the student's code.
+/// Kernel lines that depend on what ran before, not on the student's code (matched at the end).
 const NOISE: &[&str] = &[
     "loading out-of-tree module taints kernel.",
     "module verification failed: signature and/or required key missing - tainting kernel",
+];
+
+/// Boot-time messages the kernel prints asynchronously, a second or two after boot, so they
+/// land in whichever task runs first (matched at the start).
+const LATE_BOOT: &[&str] = &[
+    "tsc: Refined TSC clocksource calibration",
+    "clocksource: tsc: mask:",
+    "clocksource: Switched to clocksource",
+    "input: ",
+    "random: crng init done",
 ];
 
 impl Normalizer {
@@ -53,6 +63,7 @@ impl Normalizer {
         log.lines()
             .map(|line| TIMESTAMP.replace(line, ""))
             .filter(|line| !NOISE.iter().any(|noise| line.ends_with(noise)))
+            .filter(|line| !LATE_BOOT.iter().any(|late| line.starts_with(late)))
             .map(|line| self.apply_filters(&line))
             .collect()
     }
@@ -68,8 +79,11 @@ mod tests {
     use super::*;
 
     fn port_filter() -> Normalizer {
-        Normalizer::new(&[Filter { regex: r"127\.0\.0\.1:\d+".into(), replacement: "127.0.0.1:[PORT]".into() }])
-            .unwrap()
+        Normalizer::new(&[Filter {
+            regex: r"127\.0\.0\.1:\d+".into(),
+            replacement: "127.0.0.1:[PORT]".into(),
+        }])
+        .unwrap()
     }
 
     #[test]
@@ -79,24 +93,41 @@ mod tests {
     }
 
     #[test]
+    fn late_boot_messages_go_but_a_module_line_mentioning_them_stays() {
+        let log = "[ 1.8] tsc: Refined TSC clocksource calibration: 2445.415 MHz\n[ 1.9] clocksource: Switched to clocksource tsc\n[ 2.0] input: ImExPS/2 Generic Explorer Mouse as /devices\n[ 2.1] hello: input: 3\n";
+        assert_eq!(Normalizer::default().dmesg(log), ["hello: input: 3"]);
+    }
+
+    #[test]
     fn lab_filters_replace_only_what_they_match() {
         let n = port_filter();
         assert_eq!(
-            n.dmesg("[ 3.1] TCP connection initiated from 127.0.0.1:40312\n[ 3.2] from 10.0.0.1:5\n"),
-            ["TCP connection initiated from 127.0.0.1:[PORT]", "from 10.0.0.1:5"]
+            n.dmesg(
+                "[ 3.1] TCP connection initiated from 127.0.0.1:40312\n[ 3.2] from 10.0.0.1:5\n"
+            ),
+            [
+                "TCP connection initiated from 127.0.0.1:[PORT]",
+                "from 10.0.0.1:5"
+            ]
         );
     }
 
     #[test]
     fn a_wrong_message_still_differs_after_normalisation() {
         let n = port_filter();
-        assert_ne!(n.dmesg("[1.0] TCP connection initiated from 127.0.0.1:1"), n.dmesg("[1.0] TCP connection from 127.0.0.1:1"));
+        assert_ne!(
+            n.dmesg("[1.0] TCP connection initiated from 127.0.0.1:1"),
+            n.dmesg("[1.0] TCP connection from 127.0.0.1:1")
+        );
         assert_ne!(n.dmesg("[1.0] hello"), n.dmesg("[1.0] hello\n[1.1] hello"));
     }
 
     #[test]
     fn text_that_merely_looks_like_a_timestamp_inside_a_line_stays() {
-        assert_eq!(Normalizer::default().dmesg("value [1.5] here"), ["value [1.5] here"]);
+        assert_eq!(
+            Normalizer::default().dmesg("value [1.5] here"),
+            ["value [1.5] here"]
+        );
     }
 
     #[test]
@@ -106,6 +137,10 @@ mod tests {
 
     #[test]
     fn bad_filter_regex_is_an_error() {
-        assert!(Normalizer::new(&[Filter { regex: "(".into(), replacement: String::new() }]).is_err());
+        assert!(Normalizer::new(&[Filter {
+            regex: "(".into(),
+            replacement: String::new()
+        }])
+        .is_err());
     }
 }

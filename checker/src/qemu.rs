@@ -68,7 +68,11 @@ pub fn qemu_args(image: &VmImage, shell: &ShellPort) -> Vec<String> {
         "-accel",
         image.accel.name(),
         "-cpu",
-        if image.accel == Accel::Kvm { "host" } else { "max" },
+        if image.accel == Accel::Kvm {
+            "host"
+        } else {
+            "max"
+        },
         "-smp",
         "1",
     ]
@@ -81,10 +85,18 @@ pub fn qemu_args(image: &VmImage, shell: &ShellPort) -> Vec<String> {
     args.extend(["-append".into(), kernel_cmdline(shell)]);
     match shell {
         ShellPort::Harness { socket } => {
-            args.extend(["-monitor".into(), "none".into(), "-serial".into(), "stdio".into()]);
+            args.extend([
+                "-monitor".into(),
+                "none".into(),
+                "-serial".into(),
+                "stdio".into(),
+            ]);
             args.extend([
                 "-chardev".into(),
-                format!("socket,id=shell,path={},server=on,wait=on", socket.display()),
+                format!(
+                    "socket,id=shell,path={},server=on,wait=on",
+                    socket.display()
+                ),
                 "-serial".into(),
                 "chardev:shell".into(),
             ]);
@@ -105,7 +117,17 @@ pub fn kvm_works(qemu: &Path, kernel: &Path, timeout: Duration) -> bool {
         return false;
     }
     let child = Command::new(qemu)
-        .args(["-nodefaults", "-no-user-config", "-no-reboot", "-display", "none", "-accel", "kvm", "-cpu", "host"])
+        .args([
+            "-nodefaults",
+            "-no-user-config",
+            "-no-reboot",
+            "-display",
+            "none",
+            "-accel",
+            "kvm",
+            "-cpu",
+            "host",
+        ])
         .args(["-m", "128", "-serial", "stdio", "-kernel"])
         .arg(kernel)
         .args(["-append", "console=ttyS0 panic=-1"])
@@ -131,7 +153,9 @@ pub fn kvm_works(qemu: &Path, kernel: &Path, timeout: Duration) -> bool {
         }
     });
     let start = Instant::now();
-    let ok = rx.recv_timeout(timeout.saturating_sub(start.elapsed())).is_ok();
+    let ok = rx
+        .recv_timeout(timeout.saturating_sub(start.elapsed()))
+        .is_ok();
     let _ = child.kill();
     let _ = child.wait();
     ok
@@ -153,10 +177,18 @@ mod tests {
 
     #[test]
     fn harness_mode_puts_the_shell_on_a_second_port() {
-        let args = qemu_args(&image(), &ShellPort::Harness { socket: "/run/x/shell.sock".into() });
+        let args = qemu_args(
+            &image(),
+            &ShellPort::Harness {
+                socket: "/run/x/shell.sock".into(),
+            },
+        );
         let line = args.join(" ");
         assert!(line.contains("-serial stdio -chardev socket,id=shell,path=/run/x/shell.sock,server=on,wait=on -serial chardev:shell"), "{line}");
-        assert!(line.contains("-append console=ttyS0 panic=-1 quiet klab.shell=ttyS1"), "{line}");
+        assert!(
+            line.contains("-append console=ttyS0 panic=-1 quiet klab.shell=ttyS1"),
+            "{line}"
+        );
         assert!(line.contains("-accel tcg -cpu max"), "{line}");
     }
 

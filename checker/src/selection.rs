@@ -20,7 +20,11 @@ impl Selected<'_> {
 
 /// Resolves selectors against the labs. Empty selectors (and no `LABS`) select everything.
 /// `labs_env` is the value of `LABS`, whitespace-separated as in linux-kernel-labs.
-pub fn select<'a>(labs: &'a [Lab], selectors: &[String], labs_env: Option<&str>) -> Result<Vec<Selected<'a>>> {
+pub fn select<'a>(
+    labs: &'a [Lab],
+    selectors: &[String],
+    labs_env: Option<&str>,
+) -> Result<Vec<Selected<'a>>> {
     let mut words: Vec<String> = selectors.to_vec();
     if words.is_empty() {
         if let Some(env) = labs_env {
@@ -48,14 +52,25 @@ pub fn select<'a>(labs: &'a [Lab], selectors: &[String], labs_env: Option<&str>)
         };
         let Some(lab) = labs.iter().find(|l| l.name == lab_name) else {
             let names: Vec<&str> = labs.iter().map(|l| l.name.as_str()).collect();
-            bail!("no lab named `{lab_name}`; the labs are: {}", names.join(", "));
+            bail!(
+                "no lab named `{lab_name}`; the labs are: {}",
+                names.join(", ")
+            );
         };
         match task_name {
-            None => lab.manifest.tasks.iter().for_each(|task| push(Selected { lab, task })),
+            None => lab
+                .manifest
+                .tasks
+                .iter()
+                .for_each(|task| push(Selected { lab, task })),
             Some(t) => {
                 let Some(task) = lab.task(t) else {
-                    let names: Vec<&str> = lab.manifest.tasks.iter().map(|t| t.name.as_str()).collect();
-                    bail!("lab `{lab_name}` has no task `{t}`; its tasks are: {}", names.join(", "));
+                    let names: Vec<&str> =
+                        lab.manifest.tasks.iter().map(|t| t.name.as_str()).collect();
+                    bail!(
+                        "lab `{lab_name}` has no task `{t}`; its tasks are: {}",
+                        names.join(", ")
+                    );
                 };
                 push(Selected { lab, task });
             }
@@ -71,11 +86,22 @@ mod tests {
 
     fn labs() -> Vec<Lab> {
         let lab = |name: &str, tasks: &[&str]| {
-            let toml_text = tasks.iter().map(|t| format!("[[tasks]]\nname = '{t}'\n")).collect::<String>();
-            let manifest: LabManifest = toml::from_str(&format!("title = 't'\nlanguage = 'c'\n{toml_text}")).unwrap();
-            Lab { name: name.into(), dir: name.into(), manifest }
+            let toml_text = tasks
+                .iter()
+                .map(|t| format!("[[tasks]]\nname = '{t}'\n"))
+                .collect::<String>();
+            let manifest: LabManifest =
+                toml::from_str(&format!("title = 't'\nlanguage = 'c'\n{toml_text}")).unwrap();
+            Lab {
+                name: name.into(),
+                dir: name.into(),
+                manifest,
+            }
         };
-        vec![lab("intro", &["1-2-hello", "3-fail"]), lab("net", &["1-x", "2-y"])]
+        vec![
+            lab("intro", &["1-2-hello", "3-fail"]),
+            lab("net", &["1-x", "2-y"]),
+        ]
     }
 
     fn ids(labs: &[Lab], sel: &[&str], env: Option<&str>) -> Result<Vec<String>> {
@@ -85,22 +111,42 @@ mod tests {
 
     #[test]
     fn nothing_selects_everything_in_order() {
-        assert_eq!(ids(&labs(), &[], None).unwrap(), ["intro/1-2-hello", "intro/3-fail", "net/1-x", "net/2-y"]);
+        assert_eq!(
+            ids(&labs(), &[], None).unwrap(),
+            ["intro/1-2-hello", "intro/3-fail", "net/1-x", "net/2-y"]
+        );
     }
 
     #[test]
     fn labs_tasks_and_the_environment() {
         let l = labs();
-        assert_eq!(ids(&l, &["net/2-y", "intro"], None).unwrap(), ["net/2-y", "intro/1-2-hello", "intro/3-fail"]);
-        assert_eq!(ids(&l, &[], Some("net/1-x  intro/3-fail")).unwrap(), ["net/1-x", "intro/3-fail"]);
-        assert_eq!(ids(&l, &["net/1-x"], Some("intro")).unwrap(), ["net/1-x"], "arguments win over LABS");
-        assert_eq!(ids(&l, &["net", "net/1-x"], None).unwrap(), ["net/1-x", "net/2-y"], "no duplicates");
+        assert_eq!(
+            ids(&l, &["net/2-y", "intro"], None).unwrap(),
+            ["net/2-y", "intro/1-2-hello", "intro/3-fail"]
+        );
+        assert_eq!(
+            ids(&l, &[], Some("net/1-x  intro/3-fail")).unwrap(),
+            ["net/1-x", "intro/3-fail"]
+        );
+        assert_eq!(
+            ids(&l, &["net/1-x"], Some("intro")).unwrap(),
+            ["net/1-x"],
+            "arguments win over LABS"
+        );
+        assert_eq!(
+            ids(&l, &["net", "net/1-x"], None).unwrap(),
+            ["net/1-x", "net/2-y"],
+            "no duplicates"
+        );
     }
 
     #[test]
     fn unknown_names_list_what_exists() {
         let l = labs();
-        assert_eq!(ids(&l, &["nope"], None).unwrap_err().to_string(), "no lab named `nope`; the labs are: intro, net");
+        assert_eq!(
+            ids(&l, &["nope"], None).unwrap_err().to_string(),
+            "no lab named `nope`; the labs are: intro, net"
+        );
         assert_eq!(
             ids(&l, &["net/9"], None).unwrap_err().to_string(),
             "lab `net` has no task `9`; its tasks are: 1-x, 2-y"

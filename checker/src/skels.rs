@@ -81,13 +81,20 @@ struct Marker {
     comment_continues: bool,
 }
 
-fn parse_marker(kind: SourceKind, line: &str, lineno: usize) -> Result<Option<Marker>, MarkerError> {
+fn parse_marker(
+    kind: SourceKind,
+    line: &str,
+    lineno: usize,
+) -> Result<Option<Marker>, MarkerError> {
     let (strict, loose) = match kind {
         SourceKind::CLike => (&*C_MARKER, &*C_LOOSE),
         SourceKind::Make => (&*MAKE_MARKER, &*MAKE_LOOSE),
         SourceKind::Verbatim => return Ok(None),
     };
-    let err = |message: String| MarkerError { line: lineno, message };
+    let err = |message: String| MarkerError {
+        line: lineno,
+        message,
+    };
     let Some(caps) = strict.captures(line) else {
         if loose.is_match(line) {
             return Err(err(format!(
@@ -106,16 +113,25 @@ fn parse_marker(kind: SourceKind, line: &str, lineno: usize) -> Result<Option<Ma
     };
     let count = match caps.name("count").map(|m| m.as_str()) {
         None => 1,
-        Some("") => return Err(err(format!("missing line count after `/` in `{}`", line.trim()))),
+        Some("") => {
+            return Err(err(format!(
+                "missing line count after `/` in `{}`",
+                line.trim()
+            )))
+        }
         Some(k) => match k.parse::<usize>() {
             Ok(0) | Err(_) => {
-                return Err(err(format!("bad line count `{k}` in `{}`: it must be 1 or more", line.trim())))
+                return Err(err(format!(
+                    "bad line count `{k}` in `{}`: it must be 1 or more",
+                    line.trim()
+                )))
             }
             Ok(k) => k,
         },
     };
     let tail = &caps["tail"];
-    let comment_continues = caps.name("open").is_some_and(|m| m.as_str() == "/*") && !tail.contains("*/");
+    let comment_continues =
+        caps.name("open").is_some_and(|m| m.as_str() == "/*") && !tail.contains("*/");
     Ok(Some(Marker {
         todo,
         count,

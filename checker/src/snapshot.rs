@@ -34,7 +34,10 @@ impl Snapshot {
 
     /// The file text, insta-compatible. `source` names what produced it.
     pub fn to_file_text(&self, source: &str, expression: &str) -> String {
-        format!("---\nsource: {source}\nexpression: {expression}\n---\n{}", self.body)
+        format!(
+            "---\nsource: {source}\nexpression: {expression}\n---\n{}",
+            self.body
+        )
     }
 
     pub fn read(path: &Path) -> Result<Option<Snapshot>> {
@@ -96,7 +99,10 @@ mod tests {
     fn file_text_round_trips_and_reads_insta_files() {
         let snap = Snapshot::new("a\nb");
         let text = snap.to_file_text("labs/x/lab.toml", "x/1-a");
-        assert_eq!(text, "---\nsource: labs/x/lab.toml\nexpression: x/1-a\n---\na\nb\n");
+        assert_eq!(
+            text,
+            "---\nsource: labs/x/lab.toml\nexpression: x/1-a\n---\na\nb\n"
+        );
         assert_eq!(Snapshot::parse(&text), snap);
         let insta_written = "---\nsource: tests/t.rs\nassertion_line: 3\nexpression: out\nsnapshot_kind: text\n---\na\nb\n\n";
         assert_eq!(Snapshot::parse(insta_written), snap);
@@ -104,7 +110,10 @@ mod tests {
 
     #[test]
     fn diff_marks_removed_and_added_lines() {
-        let d = diff(&Snapshot::new("same\nold\nend"), &Snapshot::new("same\nnew\nend"));
+        let d = diff(
+            &Snapshot::new("same\nold\nend"),
+            &Snapshot::new("same\nnew\nend"),
+        );
         assert_eq!(d, "    same\n  - old\n  + new\n    end\n");
         assert_eq!(diff(&Snapshot::new("x"), &Snapshot::new("x")), "");
     }

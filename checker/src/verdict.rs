@@ -43,17 +43,25 @@ impl TaskRun {
 pub enum Outcome {
     Pass,
     /// Output differs from the reviewed snapshot: a readable diff.
-    Mismatch { diff: String },
+    Mismatch {
+        diff: String,
+    },
     /// No reviewed snapshot yet (instructors: `cargo xtask bless`).
     NoSnapshot,
     /// The kernel reported a fault while the task ran.
     Fault(Fault),
     /// The task did not finish within its time limit.
-    Timeout { secs: u64 },
+    Timeout {
+        secs: u64,
+    },
     /// A module or program did not build: the compiler's message.
-    BuildFailed { message: String },
+    BuildFailed {
+        message: String,
+    },
     /// The VM could not run the task (it died, did not boot, …).
-    VmError { message: String },
+    VmError {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +135,9 @@ pub fn judge(record: &Snapshot, reviewed: Option<&Snapshot>) -> Outcome {
     match reviewed {
         None => Outcome::NoSnapshot,
         Some(expected) if expected == record => Outcome::Pass,
-        Some(expected) => Outcome::Mismatch { diff: snapshot::diff(expected, record) },
+        Some(expected) => Outcome::Mismatch {
+            diff: snapshot::diff(expected, record),
+        },
     }
 }
 
@@ -136,13 +146,20 @@ mod tests {
     use super::*;
 
     fn run(output: &str, dmesg: &str) -> TaskRun {
-        TaskRun { output: output.into(), exit_status: Some(0), dmesg: dmesg.into() }
+        TaskRun {
+            output: output.into(),
+            exit_status: Some(0),
+            dmesg: dmesg.into(),
+        }
     }
 
     #[test]
     fn record_layout() {
         let rec = run("loaded\n", "[ 1.5] hello: init\n").record(&Normalizer::default());
-        assert_eq!(rec.body, "$ sh test.sh\nloaded\n[exit status 0]\n--- dmesg ---\nhello: init\n");
+        assert_eq!(
+            rec.body,
+            "$ sh test.sh\nloaded\n[exit status 0]\n--- dmesg ---\nhello: init\n"
+        );
     }
 
     #[test]
@@ -152,7 +169,10 @@ mod tests {
         assert!(matches!(judge(&good, Some(&good.clone())), Outcome::Pass));
         let bad = run("ok\n", "[1.0] helo\n").record(&n);
         match judge(&bad, Some(&good)) {
-            Outcome::Mismatch { diff } => assert!(diff.contains("- hello") && diff.contains("+ helo"), "{diff}"),
+            Outcome::Mismatch { diff } => assert!(
+                diff.contains("- hello") && diff.contains("+ helo"),
+                "{diff}"
+            ),
             other => panic!("expected a mismatch, got {other:?}"),
         }
         assert!(matches!(judge(&good, None), Outcome::NoSnapshot));

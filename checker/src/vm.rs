@@ -29,7 +29,10 @@ pub enum SessionError {
     /// No answer within the time limit: the VM is killed.
     Timeout { secs: u64 },
     /// The kernel crashed (panic) or the VM exited; carries the report when there was one.
-    Died { fault: Option<Fault>, detail: String },
+    Died {
+        fault: Option<Fault>,
+        detail: String,
+    },
     /// Starting QEMU or talking to it failed.
     Io(String),
 }
@@ -113,16 +116,27 @@ fn spawn_line_reader<R: std::io::Read + Send + 'static>(
 impl VmSession {
     /// Starts QEMU and waits for the guest's ready line. `run_dir` holds the shell socket,
     /// the console log and QEMU's stderr.
-    pub fn boot(image: &VmImage, run_dir: &Path, boot_timeout: Duration) -> Result<VmSession, SessionError> {
+    pub fn boot(
+        image: &VmImage,
+        run_dir: &Path,
+        boot_timeout: Duration,
+    ) -> Result<VmSession, SessionError> {
         let io = |what: &str, e: std::io::Error| SessionError::Io(format!("{what}: {e}"));
-        std::fs::create_dir_all(run_dir).map_err(|e| io(&format!("creating {}", run_dir.display()), e))?;
+        std::fs::create_dir_all(run_dir)
+            .map_err(|e| io(&format!("creating {}", run_dir.display()), e))?;
         let socket = run_dir.join("shell.sock");
         let _ = std::fs::remove_file(&socket);
         let console_log = run_dir.join("console.log");
-        let log = File::create(&console_log).map_err(|e| io(&format!("creating {}", console_log.display()), e))?;
+        let log = File::create(&console_log)
+            .map_err(|e| io(&format!("creating {}", console_log.display()), e))?;
         let stderr_path = run_dir.join("qemu.stderr");
         let stderr = File::create(&stderr_path).map_err(|e| io("creating qemu.stderr", e))?;
-        let args = qemu_args(image, &ShellPort::Harness { socket: socket.clone() });
+        let args = qemu_args(
+            image,
+            &ShellPort::Harness {
+                socket: socket.clone(),
+            },
+        );
         let mut child = Command::new(&image.qemu)
             .args(&args)
             .stdin(Stdio::null())
@@ -133,7 +147,13 @@ impl VmSession {
 
         let (tx, events) = mpsc::channel();
         let stdout = child.stdout.take().expect("piped stdout");
-        spawn_line_reader(stdout, tx.clone(), Event::Console, Event::ConsoleClosed, Some(log));
+        spawn_line_reader(
+            stdout,
+            tx.clone(),
+            Event::Console,
+            Event::ConsoleClosed,
+            Some(log),
+        );
 
         // QEMU waits for us to connect before it starts the guest (server=on,wait=on).
         let start = Instant::now();
@@ -145,7 +165,10 @@ impl VmSession {
                         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
                         return Err(SessionError::Died {
                             fault: None,
-                            detail: format!("QEMU exited ({status}) before the guest started: {}", stderr.trim()),
+                            detail: format!(
+                                "QEMU exited ({status}) before the guest started: {}",
+                                stderr.trim()
+                            ),
                         });
                     }
                     if start.elapsed() > Duration::from_secs(10) {
@@ -157,7 +180,9 @@ impl VmSession {
                 }
             }
         };
-        let reader = shell.try_clone().map_err(|e| io("cloning the shell socket", e))?;
+        let reader = shell
+            .try_clone()
+            .map_err(|e| io("cloning the shell socket", e))?;
         spawn_line_reader(reader, tx, Event::Shell, Event::ShellClosed, None);
 
         let mut session = VmSession {
@@ -181,7 +206,10 @@ impl VmSession {
 
     /// Writes a note into the console log (e.g. which task starts), for whoever reads it.
     pub fn note(&self, text: &str) {
-        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(&self.console_log) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.console_log)
+        {
             let _ = writeln!(f, "\n===== klab: {text} =====");
         }
     }
@@ -189,7 +217,10 @@ impl VmSession {
     /// Runs one shell command line in the guest (stdin is /dev/null, stderr joins stdout).
     pub fn run(&mut self, command: &str, timeout: Duration) -> Result<CommandOutput, SessionError> {
         if !self.alive {
-            return Err(SessionError::Died { fault: None, detail: "the VM is no longer running".into() });
+            return Err(SessionError::Died {
+                fault: None,
+                detail: "the VM is no longer running".into(),
+            });
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -197,7 +228,10 @@ impl VmSession {
         let line = format!("( {command} ) 2>&1; echo \"@@KLAB\"\"-DONE {id} $?@@\"\n");
         if let Err(e) = self.shell.write_all(line.as_bytes()) {
             self.kill();
-            return Err(SessionError::Died { fault: self.watch.take(), detail: format!("writing to the guest: {e}") });
+            return Err(SessionError::Died {
+                fault: self.watch.take(),
+                detail: format!("writing to the guest: {e}"),
+            });
         }
         let mut output = String::new();
         let tag = format!("{DONE_PREFIX}{id} ");
@@ -205,7 +239,11 @@ impl VmSession {
             if let Some(pos) = line.find(&tag) {
                 output.push_str(&line[..pos]);
                 let rest = &line[pos + tag.len()..];
-                let code = rest.trim_end_matches("@@").trim().parse::<i32>().unwrap_or(-1);
+                let code = rest
+                    .trim_end_matches("@@")
+                    .trim()
+                    .parse::<i32>()
+                    .unwrap_or(-1);
                 if pos > 0 {
                     output.push('\n');
                 }
@@ -218,8 +256,29 @@ impl VmSession {
         Ok(CommandOutput { output, status })
     }
 
+    /// Like [`VmSession::run`], for harness commands that must succeed.
+    pub fn run_checked(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<CommandOutput, SessionError> {
+        let out = self.run(command, timeout)?;
+        if out.status != 0 {
+            return Err(SessionError::Io(format!(
+                "`{command}` failed in the guest (status {}): {}",
+                out.status,
+                out.output.trim()
+            )));
+        }
+        Ok(out)
+    }
+
     /// Waits for a shell line that `done` accepts, feeding console lines to the fault watch.
-    fn wait_for<T>(&mut self, timeout: Duration, mut done: impl FnMut(&str) -> Option<T>) -> Result<T, SessionError> {
+    fn wait_for<T>(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&str) -> Option<T>,
+    ) -> Result<T, SessionError> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -232,7 +291,11 @@ impl VmSession {
                 Ok(Event::Console(line)) => {
                     self.watch.feed(&line);
                     self.console_lines.push(line);
-                    if self.watch.fault().is_some_and(|f| f.kind == FaultKind::Panic) {
+                    if self
+                        .watch
+                        .fault()
+                        .is_some_and(|f| f.kind == FaultKind::Panic)
+                    {
                         return Err(self.died("the kernel panicked"));
                     }
                 }
@@ -241,9 +304,13 @@ impl VmSession {
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     self.kill();
-                    return Err(SessionError::Timeout { secs: timeout.as_secs() });
+                    return Err(SessionError::Timeout {
+                        secs: timeout.as_secs(),
+                    });
                 }
-                Err(RecvTimeoutError::Disconnected) => return Err(self.died("the console readers stopped")),
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(self.died("the console readers stopped"))
+                }
             }
         }
     }
@@ -251,7 +318,10 @@ impl VmSession {
     /// The VM is gone or going: collect the rest of the report (briefly), then kill it.
     fn died(&mut self, detail: &str) -> SessionError {
         let until = Instant::now() + Duration::from_millis(1500);
-        while let Ok(event) = self.events.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        while let Ok(event) = self
+            .events
+            .recv_timeout(until.saturating_duration_since(Instant::now()))
+        {
             match event {
                 Event::Console(line) => {
                     self.watch.feed(&line);
@@ -262,7 +332,10 @@ impl VmSession {
             }
         }
         self.kill();
-        SessionError::Died { fault: self.watch.take(), detail: detail.into() }
+        SessionError::Died {
+            fault: self.watch.take(),
+            detail: detail.into(),
+        }
     }
 
     /// The first kernel report since the last call, if any.

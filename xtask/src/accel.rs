@@ -12,11 +12,19 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `KLAB_ACCEL` wins; then the cached probe result; then a probe (at most 5 s), cached.
 pub fn resolve(paths: &Paths, kernel: &KernelTree) -> Accel {
-    if let Some(accel) = std::env::var("KLAB_ACCEL").ok().as_deref().and_then(Accel::parse) {
+    if let Some(accel) = std::env::var("KLAB_ACCEL")
+        .ok()
+        .as_deref()
+        .and_then(Accel::parse)
+    {
         return accel;
     }
     let cache = paths.cache.join("accel");
-    if let Some(accel) = std::fs::read_to_string(&cache).ok().as_deref().and_then(Accel::parse) {
+    if let Some(accel) = std::fs::read_to_string(&cache)
+        .ok()
+        .as_deref()
+        .and_then(Accel::parse)
+    {
         return accel;
     }
     reprobe(paths, kernel)

@@ -35,7 +35,12 @@ pub struct BuiltTask {
 const IGNORED_NAMES: &[&str] = &["Makefile", "Kbuild", "makefile", "GNUmakefile"];
 
 fn stage_dir(paths: &Paths, source: &SourceRoot, sel: &Selected) -> PathBuf {
-    paths.out.join("stage").join(&source.label).join(&sel.lab.name).join(&sel.task.name)
+    paths
+        .out
+        .join("stage")
+        .join(&source.label)
+        .join(&sel.lab.name)
+        .join(&sel.task.name)
 }
 
 /// Copies `src` into `stage` (regular files only, unchanged files left alone).
@@ -47,7 +52,10 @@ fn sync_sources(src: &Path, stage: &Path, shown: &str, warnings: &mut Vec<String
         let rel = entry.path().strip_prefix(src)?.to_path_buf();
         let name = entry.file_name().to_string_lossy();
         if entry.file_type().is_symlink() {
-            warnings.push(format!("{shown}/{}: symbolic links are ignored", rel.display()));
+            warnings.push(format!(
+                "{shown}/{}: symbolic links are ignored",
+                rel.display()
+            ));
             continue;
         }
         if entry.file_type().is_dir() {
@@ -55,10 +63,14 @@ fn sync_sources(src: &Path, stage: &Path, shown: &str, warnings: &mut Vec<String
             continue;
         }
         if IGNORED_NAMES.contains(&name.as_ref()) {
-            warnings.push(format!("{shown}/{}: ignored (klab writes the Kbuild it builds with)", rel.display()));
+            warnings.push(format!(
+                "{shown}/{}: ignored (klab writes the Kbuild it builds with)",
+                rel.display()
+            ));
             continue;
         }
-        let data = std::fs::read(entry.path()).with_context(|| format!("reading {shown}/{}", rel.display()))?;
+        let data = std::fs::read(entry.path())
+            .with_context(|| format!("reading {shown}/{}", rel.display()))?;
         let dest = stage.join(&rel);
         if std::fs::read(&dest).ok().as_deref() != Some(&data[..]) {
             std::fs::write(&dest, &data)?;
@@ -66,9 +78,14 @@ fn sync_sources(src: &Path, stage: &Path, shown: &str, warnings: &mut Vec<String
         wanted.insert(rel);
     }
     // Sources deleted by the student must not linger in the stage.
-    for entry in walkdir::WalkDir::new(stage).into_iter().filter_map(|e| e.ok()) {
+    for entry in walkdir::WalkDir::new(stage)
+        .into_iter()
+        .filter_map(|e| e.ok())
+    {
         let rel = entry.path().strip_prefix(stage)?.to_path_buf();
-        let is_source = rel.extension().is_some_and(|e| e == "c" || e == "h" || e == "rs");
+        let is_source = rel
+            .extension()
+            .is_some_and(|e| e == "c" || e == "h" || e == "rs");
         if entry.file_type().is_file() && is_source && !wanted.contains(&rel) {
             std::fs::remove_file(entry.path())?;
         }
@@ -109,15 +126,24 @@ pub fn build_task(
     let mut files = Vec::new();
     if !task.modules.is_empty() {
         for module in &task.modules {
-            if !stage.join(format!("{module}.c")).exists() && !stage.join(format!("{module}.rs")).exists() {
+            if !stage.join(format!("{module}.c")).exists()
+                && !stage.join(format!("{module}.rs")).exists()
+            {
                 return Ok(Err(format!("{shown}/{module}.c or {module}.rs is missing (the lab manifest lists module `{module}`)")));
             }
         }
         write_if_changed(&stage.join("Kbuild"), &kbuild::kbuild_for(task))?;
         let kdir = &kernel.dir;
-        let out = cmd!(sh, "make -C {kdir} LLVM=1 M={stage} -j2 modules").quiet().ignore_status().output()?;
+        let out = cmd!(sh, "make -C {kdir} LLVM=1 M={stage} -j2 modules")
+            .quiet()
+            .ignore_status()
+            .output()?;
         if !out.status.success() {
-            let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            let log = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
             let message = kbuild::rewrite_paths(&kbuild::interesting_lines(&log), &stage, &shown);
             return Ok(Err(message));
         }
@@ -132,11 +158,16 @@ pub fn build_task(
     for program in &task.programs {
         let source_file = stage.join(program);
         if !source_file.exists() {
-            return Ok(Err(format!("{shown}/{program} is missing (the lab manifest lists it)")));
+            return Ok(Err(format!(
+                "{shown}/{program} is missing (the lab manifest lists it)"
+            )));
         }
         let name = TaskManifest::program_binary_name(program);
         let binary = stage.join(format!("{name}.bin"));
-        let out = cmd!(sh, "cc -static -O2 -Wall -o {binary} {source_file}").quiet().ignore_status().output()?;
+        let out = cmd!(sh, "cc -static -O2 -Wall -o {binary} {source_file}")
+            .quiet()
+            .ignore_status()
+            .output()?;
         if !out.status.success() {
             let log = String::from_utf8_lossy(&out.stderr);
             return Ok(Err(kbuild::rewrite_paths(&log, &stage, &shown)));
@@ -145,7 +176,10 @@ pub fn build_task(
     }
     let script = sel.lab.test_script(task);
     if !script.is_file() {
-        anyhow::bail!("{} is missing: every task needs a test script", paths.show(&script));
+        anyhow::bail!(
+            "{} is missing: every task needs a test script",
+            paths.show(&script)
+        );
     }
     files.push(("test.sh".to_owned(), script));
     Ok(Ok(BuiltTask { files, warnings }))

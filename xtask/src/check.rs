@@ -61,7 +61,9 @@ pub fn run_tasks(
             Err(message) => {
                 let verdict = TaskVerdict {
                     id,
-                    outcome: Outcome::BuildFailed { message: message.clone() },
+                    outcome: Outcome::BuildFailed {
+                        message: message.clone(),
+                    },
                     duration: Duration::ZERO,
                     warnings: vec![],
                     console_log: None,
@@ -95,7 +97,9 @@ pub fn run_tasks(
         let vm = session.as_mut().expect("a live session");
         let mut verdict = run_one(vm, &prepared.sel, mode);
         verdict.duration = start.elapsed();
-        verdict.warnings.splice(0..0, built.warnings.iter().cloned());
+        verdict
+            .warnings
+            .splice(0..0, built.warnings.iter().cloned());
         report(paths, &verdict);
         verdicts.push(verdict);
     }
@@ -107,9 +111,13 @@ pub fn run_tasks(
 
 fn outcome_of_session_error(e: SessionError, during: &str) -> Outcome {
     match e {
-        SessionError::Died { fault: Some(fault), .. } => Outcome::Fault(fault),
+        SessionError::Died {
+            fault: Some(fault), ..
+        } => Outcome::Fault(fault),
         SessionError::Timeout { secs } => Outcome::Timeout { secs },
-        other => Outcome::VmError { message: format!("{during}: {other}") },
+        other => Outcome::VmError {
+            message: format!("{during}: {other}"),
+        },
     }
 }
 
@@ -129,10 +137,14 @@ fn run_one(vm: &mut VmSession, sel: &Selected, mode: SnapshotMode) -> TaskVerdic
     let _ = vm.take_fault();
     let timeout = Duration::from_secs(sel.task.timeout_secs);
     let run = (|| -> std::result::Result<TaskRun, SessionError> {
-        vm.run("dmesg -C", SHORT)?;
+        vm.run_checked("dmesg -c >/dev/null", SHORT)?;
         let script = vm.run(&format!("cd /lab/{id} && sh ./test.sh"), timeout)?;
-        let dmesg = vm.run("dmesg", SHORT)?;
-        Ok(TaskRun { output: script.output, exit_status: Some(script.status), dmesg: dmesg.output })
+        let dmesg = vm.run_checked("dmesg", SHORT)?;
+        Ok(TaskRun {
+            output: script.output,
+            exit_status: Some(script.status),
+            dmesg: dmesg.output,
+        })
     })();
     let run = match run {
         Ok(run) => run,
@@ -153,7 +165,10 @@ fn run_one(vm: &mut VmSession, sel: &Selected, mode: SnapshotMode) -> TaskVerdic
     // Leave the VM clean for the next task: unload whatever the test left loaded.
     match unload_leftovers(vm) {
         Ok(left) if !left.is_empty() => {
-            warnings.push(format!("the test left module(s) loaded: {} (unloaded by klab)", left.join(", ")));
+            warnings.push(format!(
+                "the test left module(s) loaded: {} (unloaded by klab)",
+                left.join(", ")
+            ));
         }
         Ok(_) => {}
         Err(message) => {
@@ -161,7 +176,8 @@ fn run_one(vm: &mut VmSession, sel: &Selected, mode: SnapshotMode) -> TaskVerdic
             vm.kill();
         }
     }
-    let normalizer = Normalizer::new(&sel.task.filters).expect("filters were validated with the manifest");
+    let normalizer =
+        Normalizer::new(&sel.task.filters).expect("filters were validated with the manifest");
     let record = run.record(&normalizer);
     let outcome = apply_snapshot(sel.lab, sel, &record, mode);
     verdict(outcome, Some(record), warnings)
@@ -169,11 +185,19 @@ fn run_one(vm: &mut VmSession, sel: &Selected, mode: SnapshotMode) -> TaskVerdic
 
 /// Removes modules still loaded after a task. `Err` when one will not go (the VM is dirty).
 fn unload_leftovers(vm: &mut VmSession) -> std::result::Result<Vec<String>, String> {
-    let modules = vm.run("cat /proc/modules", SHORT).map_err(|e| format!("listing modules: {e}"))?;
-    let names: Vec<String> =
-        modules.output.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_owned).collect();
+    let modules = vm
+        .run_checked("cat /proc/modules", SHORT)
+        .map_err(|e| format!("listing modules: {e}"))?;
+    let names: Vec<String> = modules
+        .output
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
     for name in &names {
-        let out = vm.run(&format!("rmmod {name}"), SHORT).map_err(|e| format!("rmmod {name}: {e}"))?;
+        let out = vm
+            .run(&format!("rmmod {name}"), SHORT)
+            .map_err(|e| format!("rmmod {name}: {e}"))?;
         if out.status != 0 {
             return Err(format!(
                 "module {name} could not be unloaded ({}); the VM was restarted",
@@ -190,11 +214,17 @@ fn apply_snapshot(lab: &Lab, sel: &Selected, record: &Snapshot, mode: SnapshotMo
     let source = format!("labs/{}/lab.toml", lab.name);
     let reviewed = match Snapshot::read(&path) {
         Ok(s) => s,
-        Err(e) => return Outcome::VmError { message: format!("{e:#}") },
+        Err(e) => {
+            return Outcome::VmError {
+                message: format!("{e:#}"),
+            }
+        }
     };
     if mode == SnapshotMode::Accept {
         if let Err(e) = record.write(&path, &source, &sel.id()) {
-            return Outcome::VmError { message: format!("{e:#}") };
+            return Outcome::VmError {
+                message: format!("{e:#}"),
+            };
         }
         let _ = std::fs::remove_file(&pending);
         return Outcome::Pass;
@@ -227,7 +257,10 @@ pub fn report(paths: &Paths, v: &TaskVerdict) {
 /// The closing summary; returns whether everything passed.
 pub fn summarize(paths: &Paths, verdicts: &[TaskVerdict], what: &str) -> bool {
     let passed = verdicts.iter().filter(|v| v.passed()).count();
-    let logs: std::collections::BTreeSet<PathBuf> = verdicts.iter().filter_map(|v| v.console_log.clone()).collect();
+    let logs: std::collections::BTreeSet<PathBuf> = verdicts
+        .iter()
+        .filter_map(|v| v.console_log.clone())
+        .collect();
     println!();
     println!("klab {what}: {passed} of {} tasks passed", verdicts.len());
     for log in logs {

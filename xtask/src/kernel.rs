@@ -29,7 +29,8 @@ pub struct SourceSpec {
 impl SourceSpec {
     pub fn load(paths: &Paths) -> Result<SourceSpec> {
         let path = paths.kernel_dir.join("source.toml");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 }
@@ -44,8 +45,13 @@ pub struct KernelTree {
 impl KernelTree {
     /// A tree given with `--kernel-tree`: it must be built already.
     pub fn external(dir: &Path) -> Result<KernelTree> {
-        let dir = dir.canonicalize().with_context(|| format!("--kernel-tree {}", dir.display()))?;
-        let tree = KernelTree { bzimage: dir.join("arch/x86/boot/bzImage"), dir };
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("--kernel-tree {}", dir.display()))?;
+        let tree = KernelTree {
+            bzimage: dir.join("arch/x86/boot/bzImage"),
+            dir,
+        };
         for needed in [tree.bzimage.clone(), tree.dir.join("Module.symvers")] {
             if !needed.exists() {
                 bail!(
@@ -111,12 +117,19 @@ pub fn cache_dir(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<PathBuf
     for file in fragments(paths).into_iter().chain(patches(paths)?) {
         inputs.push(std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?);
     }
-    for (program, arg) in [("clang", "--version"), ("rustc", "--version"), ("bindgen", "--version")] {
+    for (program, arg) in [
+        ("clang", "--version"),
+        ("rustc", "--version"),
+        ("bindgen", "--version"),
+    ] {
         inputs.push(first_line(sh, program, arg).into_bytes());
     }
     let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
     let short = spec.version.split('-').next().unwrap_or(&spec.version);
-    Ok(paths.cache.join("kernel").join(format!("{short}-{:016x}", fnv64(&refs))))
+    Ok(paths
+        .cache
+        .join("kernel")
+        .join(format!("{short}-{:016x}", fnv64(&refs))))
 }
 
 const READY_STAMP: &str = ".klab-ready";
@@ -124,7 +137,10 @@ const READY_STAMP: &str = ".klab-ready";
 /// The cached lab kernel, built first if needed.
 pub fn ensure(sh: &Shell, paths: &Paths, spec: &SourceSpec, jobs: usize) -> Result<KernelTree> {
     let dir = cache_dir(sh, paths, spec)?;
-    let tree = KernelTree { bzimage: dir.join("linux/arch/x86/boot/bzImage"), dir: dir.join("linux") };
+    let tree = KernelTree {
+        bzimage: dir.join("linux/arch/x86/boot/bzImage"),
+        dir: dir.join("linux"),
+    };
     if dir.join(READY_STAMP).exists() && tree.bzimage.exists() {
         return Ok(tree);
     }
@@ -145,12 +161,19 @@ pub fn ensure(sh: &Shell, paths: &Paths, spec: &SourceSpec, jobs: usize) -> Resu
 fn fetch_tarball(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<PathBuf> {
     let downloads = paths.cache.join("downloads");
     std::fs::create_dir_all(&downloads)?;
-    let unpacked = downloads.join(format!("{}_{}", spec.package, spec.version.replace('~', "_")));
+    let unpacked = downloads.join(format!(
+        "{}_{}",
+        spec.package,
+        spec.version.replace('~', "_")
+    ));
     let tarball = unpacked.join(&spec.tarball);
     if tarball.exists() {
         return Ok(tarball);
     }
-    let step = Step::start(format!("downloading {} {} (apt-get download)", spec.package, spec.version));
+    let step = Step::start(format!(
+        "downloading {} {} (apt-get download)",
+        spec.package, spec.version
+    ));
     let _dir = sh.push_dir(&downloads);
     let (package, version) = (&spec.package, &spec.version);
     let pinned = format!("{package}={version}");
@@ -161,7 +184,9 @@ fn fetch_tarball(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<PathBuf
             eprintln!("    notice: {pinned} is no longer in the archive; taking the newest {package} instead");
             cmd!(sh, "apt-get download {package}")
                 .run()
-                .with_context(|| format!("apt-get download {package} failed: is Debian's archive reachable?"))?;
+                .with_context(|| {
+                    format!("apt-get download {package} failed: is Debian's archive reachable?")
+                })?;
         }
     }
     let deb = std::fs::read_dir(&downloads)?
@@ -172,11 +197,22 @@ fn fetch_tarball(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<PathBuf
                 .is_some_and(|n| n.starts_with(&format!("{package}_")) && n.ends_with(".deb"))
         })
         .max()
-        .with_context(|| format!("apt-get download left no {package}_*.deb in {}", downloads.display()))?;
-    cmd!(sh, "dpkg-deb -x {deb} {unpacked}").run().context("unpacking the source package")?;
+        .with_context(|| {
+            format!(
+                "apt-get download left no {package}_*.deb in {}",
+                downloads.display()
+            )
+        })?;
+    cmd!(sh, "dpkg-deb -x {deb} {unpacked}")
+        .run()
+        .context("unpacking the source package")?;
     step.done();
     if !tarball.exists() {
-        bail!("{} has no {}: update `tarball` in kernel/source.toml", deb.display(), spec.tarball);
+        bail!(
+            "{} has no {}: update `tarball` in kernel/source.toml",
+            deb.display(),
+            spec.tarball
+        );
     }
     Ok(tarball)
 }
@@ -185,8 +221,13 @@ fn build(sh: &Shell, paths: &Paths, spec: &SourceSpec, dir: &Path, jobs: usize) 
     let tarball = fetch_tarball(sh, paths, spec)?;
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
-    let step = Step::start(format!("unpacking the kernel source into {}", dir.display()));
-    cmd!(sh, "tar -xf {tarball} -C {dir}").run().context("unpacking the kernel tarball")?;
+    let step = Step::start(format!(
+        "unpacking the kernel source into {}",
+        dir.display()
+    ));
+    cmd!(sh, "tar -xf {tarball} -C {dir}")
+        .run()
+        .context("unpacking the kernel tarball")?;
     let top = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok())
         .find(|e| e.path().is_dir())
@@ -201,12 +242,22 @@ fn build(sh: &Shell, paths: &Paths, spec: &SourceSpec, dir: &Path, jobs: usize) 
         let step = Step::start(format!("applying {}", paths.show(&patch)));
         cmd!(sh, "patch -p1 --forward --batch -i {patch}")
             .run()
-            .with_context(|| format!("{} does not apply to {} {}", patch.display(), spec.package, spec.version))?;
+            .with_context(|| {
+                format!(
+                    "{} does not apply to {} {}",
+                    patch.display(),
+                    spec.package,
+                    spec.version
+                )
+            })?;
         step.done();
     }
 
     let step = Step::start("checking the Rust toolchain (make LLVM=1 rustavailable)");
-    let out = cmd!(sh, "make LLVM=1 rustavailable").ignore_status().quiet().output()?;
+    let out = cmd!(sh, "make LLVM=1 rustavailable")
+        .ignore_status()
+        .quiet()
+        .output()?;
     if !out.status.success() {
         bail!(
             "the kernel cannot build Rust with this toolchain:\n{}{}\nrun `cargo xtask setup`, which installs rust-src and bindgen-cli",
@@ -217,14 +268,29 @@ fn build(sh: &Shell, paths: &Paths, spec: &SourceSpec, dir: &Path, jobs: usize) 
     step.done();
 
     let step = Step::start("configuring: tinyconfig + kernel/lean.config");
-    cmd!(sh, "make LLVM=1 tinyconfig").quiet().ignore_stdout().run()?;
+    cmd!(sh, "make LLVM=1 tinyconfig")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
     let frags = fragments(paths);
     let frag_args = frags.clone();
-    cmd!(sh, "scripts/kconfig/merge_config.sh -m .config {frag_args...}").quiet().ignore_stdout().run()?;
-    cmd!(sh, "make LLVM=1 olddefconfig").quiet().ignore_stdout().run()?;
+    cmd!(
+        sh,
+        "scripts/kconfig/merge_config.sh -m .config {frag_args...}"
+    )
+    .quiet()
+    .ignore_stdout()
+    .run()?;
+    cmd!(sh, "make LLVM=1 olddefconfig")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
     let config = std::fs::read_to_string(tree.join(".config"))?;
     for frag in &frags {
-        for wanted in std::fs::read_to_string(frag)?.lines().filter(|l| l.starts_with("CONFIG_")) {
+        for wanted in std::fs::read_to_string(frag)?
+            .lines()
+            .filter(|l| l.starts_with("CONFIG_"))
+        {
             if !config.lines().any(|l| l == wanted) {
                 bail!(
                     "{wanted} from {} did not survive olddefconfig (a dependency is missing); see {}",
@@ -243,7 +309,10 @@ fn build(sh: &Shell, paths: &Paths, spec: &SourceSpec, dir: &Path, jobs: usize) 
     ));
     run_logged(sh, &tree, &log_path, jobs, &step)?;
     step.done();
-    std::fs::write(dir.join(READY_STAMP), format!("{} {}\n", spec.package, spec.version))?;
+    std::fs::write(
+        dir.join(READY_STAMP),
+        format!("{} {}\n", spec.package, spec.version),
+    )?;
     Ok(())
 }
 
@@ -286,7 +355,9 @@ fn last_log_line(path: &Path) -> String {
 }
 
 fn tail_lines(path: &Path, n: usize) -> String {
-    let Ok(file) = std::fs::File::open(path) else { return String::new() };
+    let Ok(file) = std::fs::File::open(path) else {
+        return String::new();
+    };
     let lines: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
@@ -295,7 +366,14 @@ fn tail_lines(path: &Path, n: usize) -> String {
 pub fn info(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<()> {
     let dir = cache_dir(sh, paths, spec)?;
     println!("source:   {} {}", spec.package, spec.version);
-    println!("fragment: {}", fragments(paths).iter().map(|f| paths.show(f)).collect::<Vec<_>>().join(", "));
+    println!(
+        "fragment: {}",
+        fragments(paths)
+            .iter()
+            .map(|f| paths.show(f))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("patches:  {}", patches(paths)?.len());
     println!("cache:    {}", dir.display());
     let bzimage = dir.join("linux/arch/x86/boot/bzImage");
@@ -306,10 +384,19 @@ pub fn info(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<()> {
         println!("state:    not built (any command builds it; or `cargo xtask kernel build`)");
     }
     let others: Vec<String> = std::fs::read_dir(paths.cache.join("kernel"))
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| *p != dir).map(|p| p.display().to_string()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| *p != dir)
+                .map(|p| p.display().to_string())
+                .collect()
+        })
         .unwrap_or_default();
     if !others.is_empty() {
-        println!("stale:    {} (removed by `cargo xtask kernel clean`)", others.join(", "));
+        println!(
+            "stale:    {} (removed by `cargo xtask kernel clean`)",
+            others.join(", ")
+        );
     }
     Ok(())
 }

@@ -29,7 +29,10 @@ use crate::paths::Paths;
 use crate::progress::Step;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "klab: kernel labs from templates to graded verdicts in a real VM")]
+#[command(
+    name = "cargo xtask",
+    about = "klab: kernel labs from templates to graded verdicts in a real VM"
+)]
 struct Cli {
     /// Build and boot with this kbuild tree instead of klab's cached lab kernel.
     #[arg(long, global = true, value_name = "DIR")]
@@ -137,7 +140,13 @@ impl Ctx {
         let sh = Shell::new()?;
         let spec = SourceSpec::load(&paths)?;
         let labs = manifest::discover(&paths.labs)?;
-        Ok(Ctx { sh, paths, spec, kernel_tree: cli.kernel_tree.clone(), labs })
+        Ok(Ctx {
+            sh,
+            paths,
+            spec,
+            kernel_tree: cli.kernel_tree.clone(),
+            labs,
+        })
     }
 
     fn select(&self, sel: &Sel) -> Result<Vec<Selected<'_>>> {
@@ -155,7 +164,9 @@ impl Ctx {
         match &self.kernel_tree {
             Some(dir) => KernelTree::external(dir),
             None => {
-                let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+                let jobs = std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2);
                 kernel::ensure(&self.sh, &self.paths, &self.spec, jobs)
             }
         }
@@ -165,13 +176,19 @@ impl Ctx {
     /// runs over different folders (tests, graders) never share them.
     fn source(&self, solution: bool) -> SourceRoot {
         if solution {
-            return SourceRoot { label: "templates".into(), dir: self.paths.templates.clone() };
+            return SourceRoot {
+                label: "templates".into(),
+                dir: self.paths.templates.clone(),
+            };
         }
         let dir = self.paths.skels.clone();
         let label = if dir == self.paths.root.join("skels") {
             "skels".to_owned()
         } else {
-            format!("skels-{:08x}", kernel::fnv64(&[dir.as_os_str().as_encoded_bytes()]) as u32)
+            format!(
+                "skels-{:08x}",
+                kernel::fnv64(&[dir.as_os_str().as_encoded_bytes()]) as u32
+            )
         };
         SourceRoot { label, dir }
     }
@@ -183,14 +200,25 @@ impl Ctx {
         source: &SourceRoot,
         selected: Vec<Selected<'a>>,
     ) -> Result<Vec<Prepared<'a>>> {
-        let step = Step::start(format!("building {} task(s) from {}/", selected.len(), source.label));
+        let step = Step::start(format!(
+            "building {} task(s) from {}/",
+            selected.len(),
+            source.label
+        ));
         let mut out = Vec::new();
         for sel in selected {
             let built = build::build_task(&self.sh, &self.paths, kernel, source, &sel)
                 .with_context(|| format!("building {}", sel.id()))?;
             if let Err(message) = &built {
                 eprintln!("    {}: build failed", sel.id());
-                eprintln!("{}", message.lines().map(|l| format!("    | {l}\n")).collect::<String>().trim_end());
+                eprintln!(
+                    "{}",
+                    message
+                        .lines()
+                        .map(|l| format!("    | {l}\n"))
+                        .collect::<String>()
+                        .trim_end()
+                );
             }
             out.push(Prepared { sel, built });
         }
@@ -203,11 +231,17 @@ impl Ctx {
         let step = Step::start("writing the guest root (cpio initramfs)");
         let tools = rootfs::guest_tools(&self.sh, &self.paths)?;
         let base = rootfs::base_archive(&self.sh, &self.paths, &tools)?;
-        let built: Vec<(String, &build::BuiltTask)> =
-            prepared.iter().filter_map(|p| p.built.as_ref().ok().map(|b| (p.sel.id(), b))).collect();
+        let built: Vec<(String, &build::BuiltTask)> = prepared
+            .iter()
+            .filter_map(|p| p.built.as_ref().ok().map(|b| (p.sel.id(), b)))
+            .collect();
         let lab = rootfs::lab_archive(&built)?;
         let initrd = rootfs::write_initrd(&self.paths, &source.label, &base, &lab)?;
-        step.tick(&format!("{} ({:.1} MB)", self.paths.show(&initrd), (base.len() + lab.len()) as f64 / 1e6));
+        step.tick(&format!(
+            "{} ({:.1} MB)",
+            self.paths.show(&initrd),
+            (base.len() + lab.len()) as f64 / 1e6
+        ));
         step.done();
         Ok(initrd)
     }
@@ -230,10 +264,18 @@ fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<boo
     let prepared = ctx.build_all(&kernel, &source, selected)?;
     let initrd = ctx.copy(&source, &prepared)?;
     let image = ctx.image(&kernel, initrd);
-    let step = Step::start(format!("running {} task(s) in the VM ({})", prepared.len(), image.accel.name()));
+    let step = Step::start(format!(
+        "running {} task(s) in the VM ({})",
+        prepared.len(),
+        image.accel.name()
+    ));
     let verdicts = check::run_tasks(&ctx.paths, &source, &image, &prepared, mode)?;
     step.done();
-    let what = if mode == SnapshotMode::Accept { "bless" } else { "check" };
+    let what = if mode == SnapshotMode::Accept {
+        "bless"
+    } else {
+        "check"
+    };
     let ok = check::summarize(&ctx.paths, &verdicts, what);
     if mode == SnapshotMode::Accept {
         println!("snapshots written under labs/*/snapshots/: review them with `git diff` before committing");
@@ -252,15 +294,30 @@ fn boot(ctx: &Ctx, sel: &Sel, solution: bool, interactive: bool) -> Result<bool>
         eprintln!("==> booting ({}); in the guest: cd /lab/<lab>/<task>; leave with `poweroff` or Ctrl-a x", image.accel.name());
         let args = qemu_args(&image, &ShellPort::Interactive);
         let qemu = &image.qemu;
-        cmd!(ctx.sh, "{qemu} {args...}").quiet().run().context("QEMU failed")?;
+        cmd!(ctx.sh, "{qemu} {args...}")
+            .quiet()
+            .run()
+            .context("QEMU failed")?;
         return Ok(true);
     }
-    let step = Step::start(format!("booting the VM ({}) to its shell prompt", image.accel.name()));
+    let step = Step::start(format!(
+        "booting the VM ({}) to its shell prompt",
+        image.accel.name()
+    ));
     let run_dir = ctx.paths.out.join("runs/boot");
     let mut vm = checker::vm::VmSession::boot(&image, &run_dir, check::BOOT_TIMEOUT)
         .map_err(|e| anyhow::anyhow!("{e}; see {}", run_dir.join("console.log").display()))?;
-    let uname = vm.run("uname -r; ls /lab", std::time::Duration::from_secs(10)).map_err(|e| anyhow::anyhow!("{e}"))?;
-    step.tick(&format!("guest says: {}", uname.output.split_whitespace().collect::<Vec<_>>().join(" ")));
+    let uname = vm
+        .run("uname -r; ls /lab", std::time::Duration::from_secs(10))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    step.tick(&format!(
+        "guest says: {}",
+        uname
+            .output
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
     vm.shutdown();
     step.done();
     Ok(true)
@@ -286,7 +343,10 @@ fn run(cli: Cli) -> Result<bool> {
         },
         Command::Skels { sel, todo, force } => {
             let selected = ctx.select(sel)?;
-            let step = Step::start(format!("generating skeletons for {} task(s)", selected.len()));
+            let step = Step::start(format!(
+                "generating skeletons for {} task(s)",
+                selected.len()
+            ));
             skels_cmd::generate(&ctx.paths, &selected, *todo, *force)?;
             step.done();
         }
@@ -301,9 +361,17 @@ fn run(cli: Cli) -> Result<bool> {
             let prepared = ctx.build_all(&kernel, &source, ctx.select(sel)?)?;
             ctx.copy(&source, &prepared)?;
         }
-        Command::Boot { sel, solution, interactive } => return boot(&ctx, sel, *solution, *interactive),
+        Command::Boot {
+            sel,
+            solution,
+            interactive,
+        } => return boot(&ctx, sel, *solution, *interactive),
         Command::Check { sel, solution } => {
-            let mode = if *solution { SnapshotMode::ComparePending } else { SnapshotMode::Compare };
+            let mode = if *solution {
+                SnapshotMode::ComparePending
+            } else {
+                SnapshotMode::Compare
+            };
             return check(&ctx, sel, *solution, mode);
         }
         Command::Bless { sel } => return check(&ctx, sel, true, SnapshotMode::Accept),

@@ -28,7 +28,8 @@ impl Paths {
             Some(dir) => PathBuf::from(dir),
             None => match std::env::var_os("XDG_CACHE_HOME") {
                 Some(dir) => PathBuf::from(dir).join("klab"),
-                None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?).join(".cache/klab"),
+                None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?)
+                    .join(".cache/klab"),
             },
         };
         let out = match std::env::var_os("CARGO_TARGET_DIR") {
@@ -38,7 +39,9 @@ impl Paths {
         Ok(Paths {
             labs: root.join("labs"),
             templates: root.join("templates"),
-            skels: skels_override.map(Path::to_path_buf).unwrap_or_else(|| root.join("skels")),
+            skels: skels_override
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.join("skels")),
             rootfs: root.join("rootfs"),
             kernel_dir: root.join("kernel"),
             out,
@@ -49,6 +52,9 @@ impl Paths {
 
     /// A path as the user should see it: relative to the repository when inside it.
     pub fn show(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
     }
 }

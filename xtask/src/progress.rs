@@ -12,7 +12,10 @@ impl Step {
     pub fn start(name: impl Into<String>) -> Step {
         let name = name.into();
         eprintln!("==> {name}");
-        Step { name, start: Instant::now() }
+        Step {
+            name,
+            start: Instant::now(),
+        }
     }
 
     pub fn elapsed(&self) -> Duration {

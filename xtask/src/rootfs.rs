@@ -19,11 +19,19 @@ const BUSYBOX: &str = "/bin/busybox";
 /// Builds klab's static guest tools (our `nc`) and returns `(guest path, host file)` pairs.
 pub fn guest_tools(sh: &Shell, paths: &Paths) -> Result<Vec<(String, PathBuf)>> {
     let _dir = sh.push_dir(&paths.root);
-    cmd!(sh, "cargo build --quiet --release -p klab-nc --target {MUSL_TARGET}")
-        .run()
-        .context("building the guest tools (guest-tools/nc) for musl")?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| paths.root.join("target"));
-    Ok(vec![("bin/nc".to_owned(), target.join(MUSL_TARGET).join("release/nc"))])
+    cmd!(
+        sh,
+        "cargo build --quiet --release -p klab-nc --target {MUSL_TARGET}"
+    )
+    .run()
+    .context("building the guest tools (guest-tools/nc) for musl")?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| paths.root.join("target"));
+    Ok(vec![(
+        "bin/nc".to_owned(),
+        target.join(MUSL_TARGET).join("release/nc"),
+    )])
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -33,15 +41,37 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 /// The base archive: busybox with its applet links, `rootfs/init`, `rootfs/overlay/`, tools.
 pub fn base_archive(sh: &Shell, paths: &Paths, tools: &[(String, PathBuf)]) -> Result<Vec<u8>> {
     let mut w = CpioWriter::with_first_inode(Vec::new(), 1);
-    for dir in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "usr/local", "usr/local/bin", "etc", "proc", "sys", "dev", "tmp", "root", "lab"] {
+    for dir in [
+        "bin",
+        "sbin",
+        "usr",
+        "usr/bin",
+        "usr/sbin",
+        "usr/local",
+        "usr/local/bin",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "root",
+        "lab",
+    ] {
         w.dir(dir)?;
     }
     w.char_device("dev/console", 0o600, 5, 1)?;
     w.char_device("dev/null", 0o666, 1, 3)?;
     w.file("bin/busybox", 0o755, &read(Path::new(BUSYBOX))?)?;
-    let applets = cmd!(sh, "{BUSYBOX} --list-full").quiet().read().context("listing busybox applets")?;
+    let applets = cmd!(sh, "{BUSYBOX} --list-full")
+        .quiet()
+        .read()
+        .context("listing busybox applets")?;
     let ours: Vec<&str> = tools.iter().map(|(p, _)| p.as_str()).collect();
-    for applet in applets.lines().map(str::trim).filter(|a| !a.is_empty() && *a != "bin/busybox") {
+    for applet in applets
+        .lines()
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && *a != "bin/busybox")
+    {
         let name = applet.rsplit('/').next().unwrap_or(applet);
         if ours.iter().any(|t| t.rsplit('/').next() == Some(name)) {
             continue; // our tool replaces busybox's (e.g. nc with UDP support)
@@ -50,9 +80,16 @@ pub fn base_archive(sh: &Shell, paths: &Paths, tools: &[(String, PathBuf)]) -> R
     }
     w.file("init", 0o755, &read(&paths.rootfs.join("init"))?)?;
     let overlay = paths.rootfs.join("overlay");
-    for entry in walkdir::WalkDir::new(&overlay).min_depth(1).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(&overlay)
+        .min_depth(1)
+        .sort_by_file_name()
+    {
         let entry = entry?;
-        let rel = entry.path().strip_prefix(&overlay)?.to_string_lossy().into_owned();
+        let rel = entry
+            .path()
+            .strip_prefix(&overlay)?
+            .to_string_lossy()
+            .into_owned();
         if entry.file_type().is_dir() {
             w.dir(&rel)?;
         } else {

@@ -45,7 +45,11 @@ fn on_path(bin: &str) -> bool {
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -97,10 +101,15 @@ pub fn ensure_packages(sh: &Shell) -> Result<()> {
     }
     let step = Step::start(format!("installing Debian packages: {}", missing.join(" ")));
     let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "apt-get update -q").run().context("apt-get update failed: check the network and apt sources")?;
-    cmd!(sh, "apt-get install -y -q --no-install-recommends {missing...}")
+    cmd!(sh, "apt-get update -q")
         .run()
-        .context("apt-get install failed (see its output above)")?;
+        .context("apt-get update failed: check the network and apt sources")?;
+    cmd!(
+        sh,
+        "apt-get install -y -q --no-install-recommends {missing...}"
+    )
+    .run()
+    .context("apt-get install failed (see its output above)")?;
     step.done();
     Ok(())
 }
@@ -109,24 +118,40 @@ pub fn ensure_rust_pieces(sh: &Shell, bindgen_version: &str) -> Result<()> {
     if !on_path("rustup") {
         bail!("rustup is not on PATH: klab needs rustup to add the rust-src component and the musl target");
     }
-    let components = cmd!(sh, "rustup component list --installed").quiet().read()?;
+    let components = cmd!(sh, "rustup component list --installed")
+        .quiet()
+        .read()?;
     if !components.lines().any(|l| l.starts_with("rust-src")) {
         let step = Step::start("adding the rust-src component (the kernel builds `core` from it)");
-        cmd!(sh, "rustup component add rust-src").run().context("rustup component add rust-src failed")?;
+        cmd!(sh, "rustup component add rust-src")
+            .run()
+            .context("rustup component add rust-src failed")?;
         step.done();
     }
     let targets = cmd!(sh, "rustup target list --installed").quiet().read()?;
     if !targets.lines().any(|l| l.trim() == MUSL_TARGET) {
-        let step = Step::start(format!("adding the {MUSL_TARGET} target (static guest tools)"));
-        cmd!(sh, "rustup target add {MUSL_TARGET}").run().context("rustup target add failed")?;
+        let step = Step::start(format!(
+            "adding the {MUSL_TARGET} target (static guest tools)"
+        ));
+        cmd!(sh, "rustup target add {MUSL_TARGET}")
+            .run()
+            .context("rustup target add failed")?;
         step.done();
     }
-    let have = cmd!(sh, "bindgen --version").quiet().ignore_status().ignore_stderr().read().unwrap_or_default();
+    let have = cmd!(sh, "bindgen --version")
+        .quiet()
+        .ignore_status()
+        .ignore_stderr()
+        .read()
+        .unwrap_or_default();
     if !have.split_whitespace().any(|w| w == bindgen_version) {
         let step = Step::start(format!("installing bindgen-cli {bindgen_version} (about 2 min; the kernel's Rust bindings need it)"));
-        cmd!(sh, "cargo install --locked bindgen-cli --version {bindgen_version}")
-            .run()
-            .context("cargo install bindgen-cli failed (see above)")?;
+        cmd!(
+            sh,
+            "cargo install --locked bindgen-cli --version {bindgen_version}"
+        )
+        .run()
+        .context("cargo install bindgen-cli failed (see above)")?;
         step.done();
     }
     Ok(())

@@ -24,7 +24,11 @@ struct Planned {
 fn plan_task(paths: &Paths, sel: &Selected, keep_below: u32) -> Result<Vec<Planned>> {
     let src = paths.templates.join(&sel.lab.name).join(&sel.task.name);
     if !src.is_dir() {
-        bail!("{} does not exist: the lab manifest lists task `{}`", paths.show(&src), sel.task.name);
+        bail!(
+            "{} does not exist: the lab manifest lists task `{}`",
+            paths.show(&src),
+            sel.task.name
+        );
     }
     let dest_dir = paths.skels.join(&sel.lab.name).join(&sel.task.name);
     let mut planned = Vec::new();
@@ -34,15 +38,21 @@ fn plan_task(paths: &Paths, sel: &Selected, keep_below: u32) -> Result<Vec<Plann
             continue;
         }
         let rel = entry.path().strip_prefix(&src)?;
-        let bytes = std::fs::read(entry.path()).with_context(|| format!("reading {}", paths.show(entry.path())))?;
+        let bytes = std::fs::read(entry.path())
+            .with_context(|| format!("reading {}", paths.show(entry.path())))?;
         let kind = SourceKind::of_file_name(&entry.file_name().to_string_lossy());
         let content = match (kind, String::from_utf8(bytes.clone())) {
             (SourceKind::Verbatim, _) | (_, Err(_)) => bytes,
             (kind, Ok(text)) => skeletonize(kind, &text, keep_below)
-                .map_err(|e| anyhow::anyhow!("{}:{}: {}", paths.show(entry.path()), e.line, e.message))?
+                .map_err(|e| {
+                    anyhow::anyhow!("{}:{}: {}", paths.show(entry.path()), e.line, e.message)
+                })?
                 .into_bytes(),
         };
-        planned.push(Planned { dest: dest_dir.join(rel), content });
+        planned.push(Planned {
+            dest: dest_dir.join(rel),
+            content,
+        });
     }
     Ok(planned)
 }
@@ -69,7 +79,9 @@ pub fn generate(paths: &Paths, selected: &[Selected], keep_below: u32, force: bo
         let dir = paths.skels.join(&sel.lab.name).join(&sel.task.name);
         let stamp = read_stamp(&dir);
         for p in planned {
-            let Ok(existing) = std::fs::read(&p.dest) else { continue };
+            let Ok(existing) = std::fs::read(&p.dest) else {
+                continue;
+            };
             if existing == p.content {
                 continue;
             }
@@ -97,10 +109,15 @@ pub fn generate(paths: &Paths, selected: &[Selected], keep_below: u32, force: bo
                 let mut backup = p.dest.clone().into_os_string();
                 backup.push(".orig");
                 std::fs::rename(&p.dest, &backup)?;
-                eprintln!("    kept your edited {} as {}.orig", paths.show(&p.dest), paths.show(&p.dest));
+                eprintln!(
+                    "    kept your edited {} as {}.orig",
+                    paths.show(&p.dest),
+                    paths.show(&p.dest)
+                );
             }
             if std::fs::read(&p.dest).ok().as_deref() != Some(&p.content[..]) {
-                std::fs::write(&p.dest, &p.content).with_context(|| format!("writing {}", paths.show(&p.dest)))?;
+                std::fs::write(&p.dest, &p.content)
+                    .with_context(|| format!("writing {}", paths.show(&p.dest)))?;
             }
             let rel = p.dest.strip_prefix(&dir)?.to_string_lossy().into_owned();
             stamp.insert(rel, hash(&p.content));

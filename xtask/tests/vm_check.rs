@@ -13,9 +13,19 @@ fn solutions_pass_every_task() {
     let run = xtask(&["check", "--solution"]);
     let verdicts = run.verdicts();
     let ids: Vec<String> = verdicts.iter().map(|(_, id)| id.clone()).collect();
-    assert_eq!(ids, all_task_ids(), "every task must get a verdict\n{}", run.all());
+    assert_eq!(
+        ids,
+        all_task_ids(),
+        "every task must get a verdict\n{}",
+        run.all()
+    );
     for (status, id) in &verdicts {
-        assert_eq!(status, "PASS", "{id} must pass on its reference solution\n{}", run.all());
+        assert_eq!(
+            status,
+            "PASS",
+            "{id} must pass on its reference solution\n{}",
+            run.all()
+        );
     }
     assert_eq!(run.code, 0, "{}", run.all());
 }
@@ -33,9 +43,19 @@ fn skeletons_build_and_fail_every_task() {
     let run = xtask(&["--skels-dir", skels, "check"]);
     let verdicts = run.verdicts();
     let ids: Vec<String> = verdicts.iter().map(|(_, id)| id.clone()).collect();
-    assert_eq!(ids, all_task_ids(), "every task must get a verdict\n{}", run.all());
+    assert_eq!(
+        ids,
+        all_task_ids(),
+        "every task must get a verdict\n{}",
+        run.all()
+    );
     for (status, id) in &verdicts {
-        assert_eq!(status, "FAIL", "the skeleton of {id} must build, run and fail its check\n{}", run.all());
+        assert_eq!(
+            status,
+            "FAIL",
+            "the skeleton of {id} must build, run and fail its check\n{}",
+            run.all()
+        );
     }
     assert_eq!(run.code, 1, "{}", run.all());
 }
@@ -49,10 +69,28 @@ fn a_module_printing_the_wrong_thing_fails_with_a_diff() {
     assert_ne!(source, broken);
     std::fs::write(task.join("hello.rs"), broken).unwrap();
 
-    let run = xtask(&["--skels-dir", dir.path().to_str().unwrap(), "check", "intro/1-2-hello"]);
-    assert_eq!(run.verdicts(), [("FAIL".to_string(), "intro/1-2-hello".to_string())], "{}", run.all());
-    assert!(run.stdout.contains("  - hello: Hello from a Rust module!"), "{}", run.all());
-    assert!(run.stdout.contains("  + hello: Helo from a Rust module!"), "{}", run.all());
+    let run = xtask(&[
+        "--skels-dir",
+        dir.path().to_str().unwrap(),
+        "check",
+        "intro/1-2-hello",
+    ]);
+    assert_eq!(
+        run.verdicts(),
+        [("FAIL".to_string(), "intro/1-2-hello".to_string())],
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("  - hello: Hello from a Rust module!"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("  + hello: Helo from a Rust module!"),
+        "{}",
+        run.all()
+    );
     assert_eq!(run.code, 1);
 }
 
@@ -61,19 +99,35 @@ fn a_panic_at_insmod_is_a_fault_verdict_and_the_next_task_still_runs() {
     let dir = tempfile::tempdir().unwrap();
     let task = copy_template_task(dir.path(), "intro", "1-2-hello");
     let source = std::fs::read_to_string(task.join("hello.rs")).unwrap();
-    let broken = source.replace("Ok(Hello)", "panic!(\"klab fixture: deliberate panic in init\")");
+    let broken = source.replace(
+        "Ok(Hello)",
+        "panic!(\"klab fixture: deliberate panic in init\")",
+    );
     assert_ne!(source, broken);
     std::fs::write(task.join("hello.rs"), broken).unwrap();
     copy_template_task(dir.path(), "intro", "3-fail");
 
-    let run = xtask(&["--skels-dir", dir.path().to_str().unwrap(), "check", "intro"]);
+    let run = xtask(&[
+        "--skels-dir",
+        dir.path().to_str().unwrap(),
+        "check",
+        "intro",
+    ]);
     assert_eq!(
         run.verdicts(),
-        [("FAULT".to_string(), "intro/1-2-hello".to_string()), ("PASS".to_string(), "intro/3-fail".to_string())],
+        [
+            ("FAULT".to_string(), "intro/1-2-hello".to_string()),
+            ("PASS".to_string(), "intro/3-fail".to_string())
+        ],
         "{}",
         run.all()
     );
-    assert!(run.stdout.contains("klab fixture: deliberate panic in init"), "the report excerpt names the panic\n{}", run.all());
+    assert!(
+        run.stdout
+            .contains("klab fixture: deliberate panic in init"),
+        "the report excerpt names the panic\n{}",
+        run.all()
+    );
     assert_eq!(run.code, 1);
 }
 
@@ -84,9 +138,27 @@ fn a_compile_error_is_shown_with_the_students_path() {
     let source = std::fs::read_to_string(task.join("fail.rs")).unwrap();
     std::fs::write(task.join("fail.rs"), source.replace("Ok(Fail)", "Ok(Fial)")).unwrap();
 
-    let run = xtask(&["--skels-dir", dir.path().to_str().unwrap(), "check", "intro/3-fail"]);
-    assert_eq!(run.verdicts(), [("BUILD FAILED".to_string(), "intro/3-fail".to_string())], "{}", run.all());
+    let run = xtask(&[
+        "--skels-dir",
+        dir.path().to_str().unwrap(),
+        "check",
+        "intro/3-fail",
+    ]);
+    assert_eq!(
+        run.verdicts(),
+        [("BUILD FAILED".to_string(), "intro/3-fail".to_string())],
+        "{}",
+        run.all()
+    );
     let shown = format!("{}/intro/3-fail/fail.rs:", dir.path().display());
-    assert!(run.stdout.contains(&shown), "errors name the student's file\n{}", run.all());
-    assert!(!run.stdout.contains("target/klab/stage"), "no staging paths leak\n{}", run.all());
+    assert!(
+        run.stdout.contains(&shown),
+        "errors name the student's file\n{}",
+        run.all()
+    );
+    assert!(
+        !run.stdout.contains("target/klab/stage"),
+        "no staging paths leak\n{}",
+        run.all()
+    );
 }

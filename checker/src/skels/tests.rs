@@ -83,14 +83,21 @@ fn kbuild_markers_use_hash_comments() {
 
 #[test]
 fn plain_todo_comments_are_not_markers() {
-    let text = "/* TODO: nothing to do here is a marker with number 1 */\nx();\n/* TODO later */\ny();\n";
-    assert_eq!(skel(SourceKind::CLike, text), "/* TODO: nothing to do here is a marker with number 1 */\n/* TODO later */\ny();\n");
+    let text =
+        "/* TODO: nothing to do here is a marker with number 1 */\nx();\n/* TODO later */\ny();\n";
+    assert_eq!(
+        skel(SourceKind::CLike, text),
+        "/* TODO: nothing to do here is a marker with number 1 */\n/* TODO later */\ny();\n"
+    );
 }
 
 #[test]
 fn nested_marker_inside_a_removed_region_is_kept() {
     let text = "{\n/* TODO 1/3: outer */\na();\n/* TODO 2: inner */\nb();\nc();\n}\n";
-    assert_eq!(skel(SourceKind::CLike, text), "{\n/* TODO 1: outer */\n/* TODO 2: inner */\nc();\n}\n");
+    assert_eq!(
+        skel(SourceKind::CLike, text),
+        "{\n/* TODO 1: outer */\n/* TODO 2: inner */\nc();\n}\n"
+    );
 }
 
 #[test]
@@ -115,14 +122,21 @@ fn error(text: &str) -> MarkerError {
 fn count_past_end_of_file_is_an_error_naming_the_line() {
     let e = error("a();\n/* TODO 1/3: too many */\nb();\n");
     assert_eq!(e.line, 2);
-    assert_eq!(e.to_string(), "line 2: TODO 1 removes 3 lines but only 1 follow before the end of the file");
+    assert_eq!(
+        e.to_string(),
+        "line 2: TODO 1 removes 3 lines but only 1 follow before the end of the file"
+    );
 }
 
 #[test]
 fn count_past_end_of_block_is_an_error() {
     let e = error("int f(void)\n{\n\t/* TODO 1/3: oops */\n\ta();\n\treturn 0;\n}\nint g;\n");
     assert_eq!(e.line, 3);
-    assert!(e.message.contains("past the end of the enclosing block at line 6"), "{e}");
+    assert!(
+        e.message
+            .contains("past the end of the enclosing block at line 6"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -133,20 +147,34 @@ fn balanced_blocks_inside_a_region_are_fine() {
 
 #[test]
 fn malformed_numbers_are_errors() {
-    assert!(error("/* TODO 1/x: bad */\na();\n").message.contains("malformed TODO marker"));
-    assert!(error("/* TODO 1/0: zero */\na();\n").message.contains("bad line count `0`"));
-    assert!(error("/* TODO 1/: none */\na();\n").message.contains("missing line count"));
-    assert!(error("// TODO 1 2: two numbers\na();\n").message.contains("bad TODO number `1 2`"));
+    assert!(error("/* TODO 1/x: bad */\na();\n")
+        .message
+        .contains("malformed TODO marker"));
+    assert!(error("/* TODO 1/0: zero */\na();\n")
+        .message
+        .contains("bad line count `0`"));
+    assert!(error("/* TODO 1/: none */\na();\n")
+        .message
+        .contains("missing line count"));
+    assert!(error("// TODO 1 2: two numbers\na();\n")
+        .message
+        .contains("bad TODO number `1 2`"));
 }
 
 #[test]
 fn unclosed_marker_comment_is_an_error() {
     let e = error("/* TODO 1: never closed\na();\n");
-    assert_eq!(e.to_string(), "line 1: the TODO comment is never closed with `*/`");
+    assert_eq!(
+        e.to_string(),
+        "line 1: the TODO comment is never closed with `*/`"
+    );
 }
 
 #[test]
 fn rust_lifetimes_do_not_confuse_the_brace_counter() {
     let text = "fn f<'a>(x: &'a str) {\n    // TODO 1/1: body\n    let _ = x.len();\n}\n";
-    assert_eq!(skel(SourceKind::CLike, text), "fn f<'a>(x: &'a str) {\n    // TODO 1: body\n}\n");
+    assert_eq!(
+        skel(SourceKind::CLike, text),
+        "fn f<'a>(x: &'a str) {\n    // TODO 1: body\n}\n"
+    );
 }

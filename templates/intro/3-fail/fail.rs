@@ -20,10 +20,10 @@ struct Fail;
 impl kernel::Module for Fail {
     #[allow(unreachable_code)]
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        pr_info!("fail: checking for the device\n");
+        pr_info!("checking for the device\n");
         // The device is not there: refuse to load with the "no such device" error.
-        // TODO 3/2: log "fail: no device, refusing to load" with pr_err!, then return ENODEV
-        pr_err!("fail: no device, refusing to load\n");
+        // TODO 3/2: log "no device, refusing to load" with pr_err!, then return ENODEV
+        pr_err!("no device, refusing to load\n");
         return Err(ENODEV);
         Ok(Fail)
     }

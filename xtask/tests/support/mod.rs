@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub struct Run {
@@ -18,11 +21,21 @@ pub struct Run {
 impl Run {
     /// `(status, lab/task)` of every verdict line (`PASS  intro/1-2-hello  (1.2 s)`).
     pub fn verdicts(&self) -> Vec<(String, String)> {
-        let statuses = ["PASS", "FAIL", "NO SNAPSHOT", "FAULT", "TIMEOUT", "BUILD FAILED", "VM ERROR"];
+        let statuses = [
+            "PASS",
+            "FAIL",
+            "NO SNAPSHOT",
+            "FAULT",
+            "TIMEOUT",
+            "BUILD FAILED",
+            "VM ERROR",
+        ];
         self.stdout
             .lines()
             .filter_map(|line| {
-                let status = statuses.iter().find(|s| line.starts_with(*s) && line.ends_with(" s)"))?;
+                let status = statuses
+                    .iter()
+                    .find(|s| line.starts_with(*s) && line.ends_with(" s)"))?;
                 let id = line[status.len()..].split_whitespace().next()?;
                 Some((status.to_string(), id.to_string()))
             })
@@ -53,7 +66,14 @@ pub fn xtask(args: &[&str]) -> Run {
 /// Every `lab/task` the repository's manifests list.
 pub fn all_task_ids() -> Vec<String> {
     let labs = checker::manifest::discover(&repo().join("labs")).unwrap();
-    labs.iter().flat_map(|l| l.manifest.tasks.iter().map(move |t| format!("{}/{}", l.name, t.name))).collect()
+    labs.iter()
+        .flat_map(|l| {
+            l.manifest
+                .tasks
+                .iter()
+                .map(move |t| format!("{}/{}", l.name, t.name))
+        })
+        .collect()
 }
 
 /// Copies a template task into `skels_dir` as a student would have it, then lets the caller
