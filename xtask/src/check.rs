@@ -121,7 +121,7 @@ fn outcome_of_session_error(e: SessionError, during: &str) -> Outcome {
     }
 }
 
-fn run_one(vm: &mut VmSession, sel: &Selected, mode: SnapshotMode) -> TaskVerdict {
+pub fn run_one(vm: &mut VmSession, sel: &Selected, mode: SnapshotMode) -> TaskVerdict {
     let id = sel.id();
     let console_log = Some(vm.console_log().to_path_buf());
     let mut warnings = Vec::new();

@@ -1,4 +1,7 @@
-# intro/1-2-hello: load and unload the module; its messages land in the kernel log.
+# intro/1-2-hello: load and unload the module, first with the default parameter, then with
+# who=students; its messages land in the kernel log.
 if insmod hello.ko; then echo "insmod hello.ko: ok"; else echo "insmod hello.ko: failed"; fi
 if grep -q '^hello ' /proc/modules; then echo "hello is loaded"; else echo "hello is not loaded"; fi
 if rmmod hello; then echo "rmmod hello: ok"; else echo "rmmod hello: failed"; fi
+if insmod hello.ko who=students; then echo "insmod hello.ko who=students: ok"; else echo "insmod hello.ko who=students: failed"; fi
+rmmod hello 2>/dev/null

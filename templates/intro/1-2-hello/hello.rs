@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Intro lab, tasks 1 and 2: a first Rust kernel module.
+//! Intro lab, tasks 1 and 2: a first Rust kernel module, and a module parameter.
 //!
 //! Build and check it with `cargo xtask check intro/1-2-hello`.
 
@@ -14,12 +14,18 @@ module! {
     license: "GPL",
 }
 
+// TODO 2/2: declare a string parameter `who` (default "world") with kernel::module_param!
+use kernel::str::CStr;
+kernel::module_param!(WHO: &CStr = "world", name: "who", desc: "who to greet");
+
 struct Hello;
 
 impl kernel::Module for Hello {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // TODO 1/1: print "Hello from a Rust module!" with pr_info! (mind the trailing newline)
         pr_info!("Hello from a Rust module!\n");
+        // TODO 2/1: greet the parameter's value: "Hello, <who>!"
+        pr_info!("Hello, {}!\n", WHO.get());
         Ok(Hello)
     }
 }
