@@ -23,8 +23,16 @@ struct Row {
     tasks: usize,
 }
 
-fn measure(ctx: &Ctx, kernel: &crate::kernel::KernelTree, name: &str, selected: Vec<Selected>) -> Result<Row> {
-    let source = SourceRoot { label: "bench".into(), dir: ctx.paths.templates.clone() };
+fn measure(
+    ctx: &Ctx,
+    kernel: &crate::kernel::KernelTree,
+    name: &str,
+    selected: Vec<Selected>,
+) -> Result<Row> {
+    let source = SourceRoot {
+        label: "bench".into(),
+        dir: ctx.paths.templates.clone(),
+    };
     let _ = std::fs::remove_dir_all(ctx.paths.out.join("stage/bench"));
     let t = Instant::now();
     let prepared = ctx.build_all(kernel, &source, selected)?;
@@ -43,7 +51,8 @@ fn measure(ctx: &Ctx, kernel: &crate::kernel::KernelTree, name: &str, selected: 
     let mut passed = 0;
     for p in &prepared {
         if !vm.is_alive() {
-            vm = VmSession::boot(&image, &run_dir, check::BOOT_TIMEOUT).map_err(|e| anyhow::anyhow!("{e}"))?;
+            vm = VmSession::boot(&image, &run_dir, check::BOOT_TIMEOUT)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         if check::run_one(&mut vm, &p.sel, SnapshotMode::Compare).passed() {
             passed += 1;
@@ -51,7 +60,15 @@ fn measure(ctx: &Ctx, kernel: &crate::kernel::KernelTree, name: &str, selected: 
     }
     let test = t.elapsed();
     vm.shutdown();
-    Ok(Row { name: name.to_owned(), build, copy, boot, test, passed, tasks: prepared.len() })
+    Ok(Row {
+        name: name.to_owned(),
+        build,
+        copy,
+        boot,
+        test,
+        passed,
+        tasks: prepared.len(),
+    })
 }
 
 pub fn run(ctx: &Ctx) -> Result<()> {
@@ -61,16 +78,39 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let accel = crate::accel::resolve(&ctx.paths, &kernel);
     let labs = checker::manifest::discover(&ctx.paths.labs)?;
     let mut rows = Vec::new();
-    let first = labs.first().and_then(|l| l.manifest.tasks.first().map(|t| format!("{}/{}", l.name, t.name)));
+    let first = labs.first().and_then(|l| {
+        l.manifest
+            .tasks
+            .first()
+            .map(|t| format!("{}/{}", l.name, t.name))
+    });
     if let Some(task) = first {
-        rows.push(measure(ctx, &kernel, &task, select(&labs, &[task.clone()], None)?)?);
+        rows.push(measure(
+            ctx,
+            &kernel,
+            &task,
+            select(&labs, &[task.clone()], None)?,
+        )?);
     }
     for lab in &labs {
-        rows.push(measure(ctx, &kernel, &lab.name, select(&labs, &[lab.name.clone()], None)?)?);
+        rows.push(measure(
+            ctx,
+            &kernel,
+            &lab.name,
+            select(&labs, &[lab.name.clone()], None)?,
+        )?);
     }
     println!();
-    println!("klab bench ({}, {} cores; kernel: {} to check the cache)", accel.name(), num_cpus(), secs(kernel_time));
-    println!("{:<28} {:>8} {:>8} {:>8} {:>8} {:>8}  passed", "selection", "build", "copy", "boot", "test", "total");
+    println!(
+        "klab bench ({}, {} cores; kernel: {} to check the cache)",
+        accel.name(),
+        num_cpus(),
+        secs(kernel_time)
+    );
+    println!(
+        "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8}  passed",
+        "selection", "build", "copy", "boot", "test", "total"
+    );
     for r in &rows {
         let total = r.build + r.copy + r.boot + r.test;
         println!(
@@ -89,5 +129,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
 }
 
 fn num_cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }

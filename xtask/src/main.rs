@@ -294,11 +294,13 @@ fn boot(ctx: &Ctx, sel: &Sel, solution: bool, interactive: bool) -> Result<bool>
         eprintln!("==> booting ({}); in the guest: cd /lab/<lab>/<task>; leave with `poweroff` or Ctrl-a x", image.accel.name());
         let args = qemu_args(&image, &ShellPort::Interactive);
         let qemu = &image.qemu;
-        cmd!(ctx.sh, "{qemu} {args...}")
-            .quiet()
-            .run()
-            .context("QEMU failed")?;
-        return Ok(true);
+        // QEMU must own the terminal (raw mode, Ctrl-a escapes): hand it our stdin as is.
+        let mut command: std::process::Command = cmd!(ctx.sh, "{qemu} {args...}").into();
+        let status = command
+            .stdin(std::process::Stdio::inherit())
+            .status()
+            .context("starting QEMU")?;
+        return Ok(status.success());
     }
     let step = Step::start(format!(
         "booting the VM ({}) to its shell prompt",
