@@ -1,0 +1,95 @@
+#!/bin/sh
+# networking-c / 3-4-tcp-sock, run in the guest from /lab/3-4-tcp-sock.
+#
+# insmod tcp_sock.ko blocks in accept until a client connects, so it runs in
+# the background. The script waits (bounded) for the kernel socket to listen
+# on 127.0.0.1:60000 (task 3), checks that insmod is still waiting, connects
+# with nc and checks that insmod then returns (task 4; the module logs the
+# address of the client), and finally that rmmod closes the listening socket.
+# A module that never listens or never returns is killed, not waited for.
+
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
+
+# The lab's netcat. Called by path: busybox sh would run its own nc applet.
+NC=/bin/nc
+
+# LISTEN (0A) on 127.0.0.1:60000 (0100007F:EA60 in /proc/net/tcp)
+is_listening() {
+	grep -q ' 0100007F:EA60 00000000:0000 0A' /proc/net/tcp
+}
+
+# wait_gone PID TENTHS: wait until PID has exited, at most TENTHS/10 seconds
+wait_gone() {
+	n=0
+	while kill -0 "$1" 2>/dev/null; do
+		[ "$n" -ge "$2" ] && return 1
+		sleep 0.1
+		n=$((n + 1))
+	done
+	return 0
+}
+
+insmod tcp_sock.ko >insmod.out 2>&1 &
+insmod_pid=$!
+
+n=0
+while ! is_listening && kill -0 "$insmod_pid" 2>/dev/null && [ "$n" -lt 50 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
+
+client=
+if is_listening; then
+	echo "listener on 127.0.0.1:60000: yes"
+	# Task 4: init waits in accept, so insmod must still be running.
+	sleep 0.3
+	if kill -0 "$insmod_pid" 2>/dev/null; then
+		echo "insmod waits for a connection: yes"
+		"$NC" -w 3 127.0.0.1 60000 </dev/null >/dev/null 2>&1 &
+		client=$!
+		if wait_gone "$insmod_pid" 50; then
+			echo "insmod returned once a client connected: yes"
+		else
+			echo "insmod returned once a client connected: no (still blocked, killing it)"
+			kill "$insmod_pid" 2>/dev/null
+		fi
+	else
+		echo "insmod waits for a connection: no (it returned without one)"
+	fi
+else
+	echo "listener on 127.0.0.1:60000: no"
+	if ! wait_gone "$insmod_pid" 10; then
+		echo "insmod still running without a listener, killing it"
+		kill "$insmod_pid" 2>/dev/null
+	fi
+fi
+if wait_gone "$insmod_pid" 20; then
+	wait "$insmod_pid" 2>/dev/null
+	echo "insmod exit status: $?"
+else
+	echo "insmod did not stop after being killed"
+fi
+cat insmod.out
+rm -f insmod.out
+
+if grep -q '^tcp_sock ' /proc/modules; then
+	if rmmod tcp_sock; then
+		echo "rmmod tcp_sock: ok"
+	else
+		echo "rmmod tcp_sock: failed"
+	fi
+else
+	echo "tcp_sock is not loaded"
+fi
+
+if is_listening; then
+	echo "listener on 127.0.0.1:60000 after rmmod: yes"
+else
+	echo "listener on 127.0.0.1:60000 after rmmod: no"
+fi
+
+if [ -n "$client" ]; then
+	wait_gone "$client" 40 || kill "$client" 2>/dev/null
+	wait "$client" 2>/dev/null
+fi
+exit 0

@@ -1,0 +1,70 @@
+#!/bin/sh
+# networking-c / 5-udp-sock, run in the guest from /lab/5-udp-sock.
+#
+# A UDP listener (nc -l -u) waits on port 60001; loading udp_sock.ko must
+# send it one datagram, "kernelsocket\n". The script prints what nc received.
+
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
+
+# The lab's netcat. Called by path: busybox sh would run its own nc applet.
+NC=/bin/nc
+
+# a UDP socket bound to port 60001 (EA61), any local address, IPv4 or IPv6
+is_udp_bound() {
+	cat /proc/net/udp /proc/net/udp6 2>/dev/null | grep -q ':EA61 0*:0000 07'
+}
+
+# wait_gone PID TENTHS: wait until PID has exited, at most TENTHS/10 seconds
+wait_gone() {
+	n=0
+	while kill -0 "$1" 2>/dev/null; do
+		[ "$n" -ge "$2" ] && return 1
+		sleep 0.1
+		n=$((n + 1))
+	done
+	return 0
+}
+
+rm -f received.out
+"$NC" -l -u -p 60001 -w 3 >received.out 2>&1 &
+listener=$!
+
+n=0
+while ! is_udp_bound && [ "$n" -lt 50 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
+if is_udp_bound; then
+	echo "UDP listener on port 60001: yes"
+else
+	echo "UDP listener on port 60001: no"
+fi
+
+if insmod udp_sock.ko; then
+	echo "insmod udp_sock.ko: ok"
+	if rmmod udp_sock; then
+		echo "rmmod udp_sock: ok"
+	else
+		echo "rmmod udp_sock: failed"
+	fi
+else
+	echo "insmod udp_sock.ko: failed"
+fi
+
+# Give the listener up to 2 s to write the datagram out, then stop it.
+n=0
+while [ ! -s received.out ] && [ "$n" -lt 20 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
+sleep 0.2
+wait_gone "$listener" 1 || kill "$listener" 2>/dev/null
+wait "$listener" 2>/dev/null
+
+echo "bytes received on port 60001: $(wc -c <received.out)"
+echo "received (between the markers):"
+echo "-----"
+cat received.out
+echo "-----"
+rm -f received.out
+exit 0
