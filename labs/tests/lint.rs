@@ -1,0 +1,118 @@
+//! Every lab must be complete and consistent: a manifest that loads, a template and a test
+//! script per task, a reviewed snapshot per task, a student README, and templates whose TODO
+//! markers parse and actually remove something. No VM needed.
+
+use std::path::{Path, PathBuf};
+
+use checker::manifest::{discover, Lab, TaskManifest};
+use checker::skels::{skeletonize, SourceKind};
+use checker::snapshot::Snapshot;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn labs() -> Vec<Lab> {
+    discover(&root().join("labs")).expect("every lab manifest loads")
+}
+
+fn template_dir(lab: &Lab, task: &TaskManifest) -> PathBuf {
+    root().join("templates").join(&lab.name).join(&task.name)
+}
+
+#[test]
+fn there_are_labs_and_each_has_a_readme() {
+    let labs = labs();
+    assert!(
+        labs.len() >= 2,
+        "expected at least the intro and networking-c labs"
+    );
+    for lab in &labs {
+        assert!(
+            lab.dir.join("README.md").is_file(),
+            "labs/{}/README.md is missing",
+            lab.name
+        );
+        assert!(
+            !lab.manifest.tasks.is_empty(),
+            "labs/{} has no tasks",
+            lab.name
+        );
+    }
+}
+
+#[test]
+fn every_task_has_its_sources_script_and_snapshot() {
+    for lab in labs() {
+        for task in &lab.manifest.tasks {
+            let dir = template_dir(&lab, task);
+            for module in &task.modules {
+                let found = ["c", "rs"]
+                    .iter()
+                    .any(|ext| dir.join(format!("{module}.{ext}")).is_file());
+                assert!(
+                    found,
+                    "{}: no {module}.c or {module}.rs in {}",
+                    task.name,
+                    dir.display()
+                );
+            }
+            for program in &task.programs {
+                assert!(
+                    dir.join(program).is_file(),
+                    "{}: program {program} is missing",
+                    task.name
+                );
+            }
+            assert!(
+                lab.test_script(task).is_file(),
+                "{}/{}: test.sh is missing",
+                lab.name,
+                task.name
+            );
+            let snap = Snapshot::read(&lab.snapshot_path(task)).unwrap();
+            let snap = snap.unwrap_or_else(|| {
+                panic!(
+                    "{}/{}: no reviewed snapshot (cargo xtask bless)",
+                    lab.name, task.name
+                )
+            });
+            assert!(
+                snap.body.starts_with("$ sh test.sh\n"),
+                "{}/{}: malformed snapshot",
+                lab.name,
+                task.name
+            );
+        }
+    }
+}
+
+#[test]
+fn every_template_has_markers_that_parse_and_remove_code() {
+    for lab in labs() {
+        for task in &lab.manifest.tasks {
+            let dir = template_dir(&lab, task);
+            let mut removed_somewhere = false;
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let kind = SourceKind::of_file_name(&name);
+                if !path.is_file() || kind == SourceKind::Verbatim {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let skel = skeletonize(kind, &text, 1)
+                    .unwrap_or_else(|e| panic!("{}:{e}", path.display()));
+                removed_somewhere |= skel != text;
+            }
+            assert!(
+                removed_somewhere,
+                "{}/{}: no TODO marker removes any line",
+                lab.name, task.name
+            );
+        }
+    }
+}
