@@ -37,6 +37,17 @@ pub struct TaskManifest {
     pub timeout_secs: u64,
     #[serde(default)]
     pub filters: Vec<Filter>,
+    /// Points for the task when graded (`cargo xtask grade`); default 1, or the sum of the
+    /// checks' points.
+    #[serde(default)]
+    pub points: Option<f64>,
+    /// Independent checks with partial credit; without any, the whole snapshot decides.
+    #[serde(default)]
+    pub checks: Vec<crate::rubric::Check>,
+    /// Files a grader takes from a submission (relative to the task folder); everything else
+    /// comes from the generated skeleton. Default: the modules' `.c`/`.rs` sources.
+    #[serde(default)]
+    pub student_files: Vec<String>,
 }
 
 fn default_timeout() -> u64 {
