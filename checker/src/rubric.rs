@@ -5,7 +5,7 @@
 //! copying lines from the reviewed snapshot. Checks are independent: partial credit.
 
 use anyhow::{bail, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::manifest::TaskManifest;
 use crate::snapshot::Snapshot;
@@ -20,7 +20,7 @@ pub struct Check {
 }
 
 /// The score of one check (or of the whole task when it has no checks).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckScore {
     pub name: String,
     pub points: f64,

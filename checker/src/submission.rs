@@ -154,10 +154,12 @@ fn unpack_tar_gz(archive: &Path, dest: &Path, limits: Limits) -> Result<(), Reje
                 write_entry(dest, &rel, &data)?;
             }
             tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
-            other => return Err(Rejected(format!(
+            other => {
+                return Err(Rejected(format!(
                 "`{}` is a {other:?} entry; only regular files and folders are accepted (no links)",
                 raw.display()
-            ))),
+            )))
+            }
         }
     }
     Ok(())

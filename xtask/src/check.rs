@@ -47,7 +47,13 @@ pub fn run_tasks(
     image: &VmImage,
     tasks: &[Prepared],
     mode: SnapshotMode,
+    print: bool,
 ) -> Result<Vec<TaskVerdict>> {
+    let report = |paths: &Paths, v: &TaskVerdict| {
+        if print {
+            report(paths, v)
+        }
+    };
     let runs_dir = paths.out.join("runs").join(&source.label);
     let _ = std::fs::remove_dir_all(&runs_dir);
     let mut verdicts = Vec::new();

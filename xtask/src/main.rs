@@ -5,6 +5,7 @@ mod accel;
 mod bench;
 mod build;
 mod check;
+mod grade;
 mod kernel;
 mod paths;
 mod progress;
@@ -109,6 +110,29 @@ enum Command {
         #[command(flatten)]
         sel: Sel,
     },
+    /// (Graders) grade student submissions: folders, .tar.gz or .zip of their skels/<lab>/.
+    Grade {
+        /// The lab the submissions are for.
+        #[arg(long)]
+        lab: String,
+        /// Submission folders or archives.
+        #[arg(value_name = "SUBMISSION")]
+        submissions: Vec<PathBuf>,
+        /// Where results go (a folder per submission, scores.csv).
+        #[arg(long, default_value = "target/klab/grades")]
+        out: PathBuf,
+        /// Submissions graded in parallel (one VM each).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Grade only shard I of N (also read from CI_NODE_INDEX/CI_NODE_TOTAL or JOB_COMPLETION_INDEX).
+        #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+        shard: Option<checker::shard::Shard>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: grade::Format,
+        /// Join the results of earlier (sharded) runs found in these folders instead of grading.
+        #[arg(long, value_name = "DIR", num_args = 1..)]
+        merge: Vec<PathBuf>,
+    },
     /// Print per-phase timings for one task and for whole labs.
     Bench,
     /// Provision everything, then run the test suite (`cargo test --workspace`).
@@ -146,6 +170,24 @@ impl Ctx {
             spec,
             kernel_tree: cli.kernel_tree.clone(),
             labs,
+        })
+    }
+
+    /// A context for another thread: the same paths and labs, its own shell.
+    pub fn worker(&self) -> Result<Ctx> {
+        Ok(Ctx {
+            sh: Shell::new()?,
+            paths: self.paths.clone(),
+            spec: self.spec.clone(),
+            kernel_tree: self.kernel_tree.clone(),
+            labs: self.labs.clone(),
+        })
+    }
+
+    pub fn lab(&self, name: &str) -> Result<&Lab> {
+        self.labs.iter().find(|l| l.name == name).with_context(|| {
+            let names: Vec<&str> = self.labs.iter().map(|l| l.name.as_str()).collect();
+            format!("no lab named `{name}`; the labs are: {}", names.join(", "))
         })
     }
 
@@ -269,7 +311,7 @@ fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<boo
         prepared.len(),
         image.accel.name()
     ));
-    let verdicts = check::run_tasks(&ctx.paths, &source, &image, &prepared, mode)?;
+    let verdicts = check::run_tasks(&ctx.paths, &source, &image, &prepared, mode, true)?;
     step.done();
     let what = if mode == SnapshotMode::Accept {
         "bless"
@@ -325,6 +367,10 @@ fn boot(ctx: &Ctx, sel: &Sel, solution: bool, interactive: bool) -> Result<bool>
     Ok(true)
 }
 
+fn parse_shard(text: &str) -> Result<checker::shard::Shard> {
+    checker::shard::Shard::parse(text)
+}
+
 fn run(cli: Cli) -> Result<bool> {
     let ctx = Ctx::new(&cli)?;
     match &cli.command {
@@ -377,6 +423,28 @@ fn run(cli: Cli) -> Result<bool> {
             return check(&ctx, sel, *solution, mode);
         }
         Command::Bless { sel } => return check(&ctx, sel, true, SnapshotMode::Accept),
+        Command::Grade {
+            lab,
+            submissions,
+            out,
+            jobs,
+            shard,
+            format,
+            merge,
+        } => {
+            if !merge.is_empty() {
+                return grade::merge(&ctx, lab, merge, out, *format);
+            }
+            let opts = grade::GradeOptions {
+                lab: lab.clone(),
+                submissions: submissions.clone(),
+                out: out.clone(),
+                jobs: *jobs,
+                shard: *shard,
+                format: *format,
+            };
+            return grade::run(&ctx, opts);
+        }
         Command::Bench => bench::run(&ctx)?,
         Command::Test => {
             ctx.kernel()?;

@@ -168,20 +168,38 @@ fn a_module_init_that_never_returns_times_out_and_the_next_task_still_runs() {
     let dir = tempfile::tempdir().unwrap();
     let task = copy_template_task(dir.path(), "intro", "1-2-hello");
     let source = std::fs::read_to_string(task.join("hello.rs")).unwrap();
-    let broken = source.replace("Ok(Hello)", "loop {\n            core::hint::spin_loop();\n        }");
+    let broken = source.replace(
+        "Ok(Hello)",
+        "loop {\n            core::hint::spin_loop();\n        }",
+    );
     assert_ne!(source, broken);
     std::fs::write(task.join("hello.rs"), broken).unwrap();
     copy_template_task(dir.path(), "intro", "3-fail");
 
     let started = std::time::Instant::now();
-    let run = xtask(&["--skels-dir", dir.path().to_str().unwrap(), "check", "intro"]);
+    let run = xtask(&[
+        "--skels-dir",
+        dir.path().to_str().unwrap(),
+        "check",
+        "intro",
+    ]);
     assert_eq!(
         run.verdicts(),
-        [("TIMEOUT".to_string(), "intro/1-2-hello".to_string()), ("PASS".to_string(), "intro/3-fail".to_string())],
+        [
+            ("TIMEOUT".to_string(), "intro/1-2-hello".to_string()),
+            ("PASS".to_string(), "intro/3-fail".to_string())
+        ],
         "{}",
         run.all()
     );
-    assert!(run.stdout.contains("did not finish within 20 s"), "{}", run.all());
-    assert!(started.elapsed() < std::time::Duration::from_secs(120), "the hung VM was not killed promptly");
+    assert!(
+        run.stdout.contains("did not finish within 20 s"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "the hung VM was not killed promptly"
+    );
     assert_eq!(run.code, 1);
 }
