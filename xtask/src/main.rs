@@ -36,7 +36,7 @@ use crate::progress::Step;
 )]
 struct Cli {
     /// Build and boot with this kbuild tree instead of klab's cached lab kernel.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", env = "KLAB_KERNEL_TREE")]
     kernel_tree: Option<PathBuf>,
     /// Use this folder instead of `skels/` for student skeletons.
     #[arg(long, global = true, value_name = "DIR")]

@@ -1,0 +1,298 @@
+//! `cargo xtask grade` on real submissions in real VMs: full marks for the reference
+//! solutions, zero for the skeletons, and the asserted verdicts for faulty submissions
+//! (a panic at insmod, a compile error, a printk flood, not an archive, an archive that
+//! escapes, a wrong layout) — each graded without hiding the other tasks' results.
+//!
+//! The faulty submissions are made here from the templates with one deliberate change each,
+//! so they follow the templates as those evolve.
+
+mod support;
+
+use std::path::Path;
+
+use support::{copy_template_task, repo, xtask};
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.contains(from),
+        "{} does not contain {from:?}",
+        path.display()
+    );
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
+
+fn results(out: &Path, name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join(name).join("results.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// `(status of the task's first test, score)` per task id, from results.json.
+fn task_scores(v: &serde_json::Value) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for test in v["tests"].as_array().unwrap() {
+        let id = test["name"]
+            .as_str()
+            .unwrap()
+            .split(" — ")
+            .next()
+            .unwrap()
+            .to_owned();
+        let score = test["score"].as_f64().unwrap();
+        match out.iter_mut().find(|(t, _)| *t == id) {
+            Some((_, s)) => *s += score,
+            None => out.push((id, score)),
+        }
+    }
+    out
+}
+
+#[test]
+fn grading_scores_solutions_skeletons_and_faulty_submissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+
+    // The reference solutions, as a student folder.
+    copy_template_task(&subs.join("solution"), "intro", "1-2-hello");
+    copy_template_task(&subs.join("solution"), "intro", "3-fail");
+
+    // The generated skeletons, as a .tar.gz with a wrapping folder.
+    let skels = dir.path().join("skels");
+    assert_eq!(
+        xtask(&["--skels-dir", skels.to_str().unwrap(), "skels", "intro"]).code,
+        0
+    );
+    let status = std::process::Command::new("tar")
+        .args(["czf"])
+        .arg(subs.join("skeleton.tar.gz"))
+        .args(["-C"])
+        .arg(&skels)
+        .arg("intro")
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // A module that panics at insmod: FAULT for that task, the other task still graded.
+    let panics = copy_template_task(&subs.join("panics"), "intro", "1-2-hello");
+    replace_in(
+        &panics.join("hello.rs"),
+        "Ok(Hello)",
+        "panic!(\"grading fixture: panic in init\")",
+    );
+    copy_template_task(&subs.join("panics"), "intro", "3-fail");
+
+    // A compile error in one task, a printk flood in the other.
+    let broken = copy_template_task(&subs.join("broken"), "intro", "3-fail");
+    replace_in(&broken.join("fail.rs"), "Ok(Fail)", "Ok(Fial)");
+    let flood = copy_template_task(&subs.join("broken"), "intro", "1-2-hello");
+    replace_in(
+        &flood.join("hello.rs"),
+        "Ok(Hello)",
+        "for i in 0..20000 {\n            pr_info!(\"grading fixture: flood line {i} with some padding to make it long\\n\");\n        }\n        Ok(Hello)",
+    );
+
+    // Not an archive; a wrong layout; an empty folder.
+    write(
+        &subs.join("notes.txt"),
+        "my homework is in the other email\n",
+    );
+    write(&subs.join("wrong-layout/src/hello.rs"), "fn main() {}\n");
+    std::fs::create_dir_all(subs.join("empty")).unwrap();
+
+    let out = dir.path().join("out");
+    let mut args = vec![
+        "grade",
+        "--lab",
+        "intro",
+        "--jobs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let names: Vec<String> = std::fs::read_dir(&subs)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .collect();
+    args.extend(names.iter().map(String::as_str));
+    let started = std::time::Instant::now();
+    let run = xtask(&args);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(600),
+        "grading took too long"
+    );
+
+    let full = results(&out, "solution");
+    assert_eq!(
+        (full["score"].as_f64(), full["max_score"].as_f64()),
+        (Some(3.0), Some(3.0)),
+        "{full:#}"
+    );
+
+    let skeleton = results(&out, "skeleton");
+    assert_eq!(skeleton["score"].as_f64(), Some(0.0), "{skeleton:#}");
+    for test in skeleton["tests"].as_array().unwrap() {
+        assert_eq!(
+            test["status"], "failed",
+            "every check fails on the skeleton: {test:#}"
+        );
+    }
+
+    let panicked = results(&out, "panics");
+    assert_eq!(
+        task_scores(&panicked),
+        [
+            ("intro/1-2-hello".to_string(), 0.0),
+            ("intro/3-fail".to_string(), 1.0)
+        ]
+    );
+    assert!(
+        panicked["tests"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("FAULT"),
+        "{panicked:#}"
+    );
+    assert!(panicked["tests"][0]["output"]
+        .as_str()
+        .unwrap()
+        .contains("grading fixture: panic in init"));
+
+    let broken = results(&out, "broken");
+    let scores = task_scores(&broken);
+    assert_eq!(scores[1], ("intro/3-fail".to_string(), 0.0));
+    assert!(
+        broken["tests"][2]["output"]
+            .as_str()
+            .unwrap()
+            .contains("BUILD FAILED"),
+        "{broken:#}"
+    );
+    assert!(
+        broken["tests"][2]["output"]
+            .as_str()
+            .unwrap()
+            .contains("fail.rs:"),
+        "the compiler's message names the file"
+    );
+    // The flood still gets a verdict, and the console log kept for it is capped.
+    assert!(
+        broken["tests"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("intro/1-2-hello:"),
+        "{broken:#}"
+    );
+
+    for rejected in ["notes.txt", "wrong-layout", "empty"] {
+        let v = results(&out, rejected);
+        assert_eq!(v["score"].as_f64(), Some(0.0), "{rejected}: {v:#}");
+        assert!(
+            v["output"]
+                .as_str()
+                .unwrap()
+                .contains("submission rejected"),
+            "{rejected}: {v:#}"
+        );
+    }
+    assert!(results(&out, "notes.txt")["output"]
+        .as_str()
+        .unwrap()
+        .contains("neither a folder, a .tar.gz nor a .zip"));
+    assert!(results(&out, "wrong-layout")["output"]
+        .as_str()
+        .unwrap()
+        .contains("no task folder of lab `intro`"));
+
+    let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
+    assert!(
+        csv.starts_with("submission,intro/1-2-hello,intro/3-fail,score,max_score,incomplete\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("\nsolution,2,1,3,3,false\n"), "{csv}");
+    assert!(out.join("solution/junit.xml").is_file());
+
+    // No QEMU outlives the run.
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    let mine = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| {
+            l.contains("qemu-system")
+                && l.contains(&*repo().join("target/klab").to_string_lossy())
+                && l.contains("grade-")
+        })
+        .count();
+    assert_eq!(mine, 0, "a grading VM outlived the run");
+}
+
+#[test]
+fn shards_split_the_submissions_and_merge_joins_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    for name in ["a", "b", "c"] {
+        // Rejected submissions grade without a VM: this test is about the bookkeeping.
+        write(&subs.join(format!("{name}.txt")), "not an archive\n");
+    }
+    let names: Vec<String> = ["c", "a", "b"]
+        .iter()
+        .map(|n| subs.join(format!("{n}.txt")).to_string_lossy().into_owned())
+        .collect();
+    let out1 = dir.path().join("out1");
+    let out2 = dir.path().join("out2");
+    let mut one = vec![
+        "grade",
+        "--lab",
+        "intro",
+        "--shard",
+        "1/2",
+        "--out",
+        out1.to_str().unwrap(),
+    ];
+    one.extend(names.iter().map(String::as_str));
+    let mut two = vec![
+        "grade",
+        "--lab",
+        "intro",
+        "--shard",
+        "2/2",
+        "--format",
+        "tap",
+        "--out",
+        out2.to_str().unwrap(),
+    ];
+    two.extend(names.iter().map(String::as_str));
+    assert_eq!(xtask(&one).code, 0);
+    let tap = xtask(&two);
+    assert_eq!(tap.code, 0, "{}", tap.all());
+    assert!(
+        tap.stdout.starts_with("KTAP version 1\n1..1\n"),
+        "{}",
+        tap.stdout
+    );
+    assert!(out1.join("a.txt/results.json").is_file() && out1.join("c.txt/results.json").is_file());
+    assert!(out2.join("b.txt/results.json").is_file() && !out2.join("a.txt").exists());
+
+    let merged = dir.path().join("merged");
+    let run = xtask(&[
+        "grade",
+        "--lab",
+        "intro",
+        "--out",
+        merged.to_str().unwrap(),
+        "--merge",
+        out1.to_str().unwrap(),
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let csv = std::fs::read_to_string(merged.join("scores.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.contains("\na.txt,0,0,0,3,false\nb.txt,"), "{csv}");
+}
