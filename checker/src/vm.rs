@@ -23,6 +23,33 @@ const DONE_PREFIX: &str = "@@KLAB-DONE ";
 /// The console log stops growing past this size (a printk flood must not fill the disk).
 pub const CONSOLE_LOG_CAP: u64 = 16 << 20;
 
+/// PIDs of every QEMU this process started and has not reaped: an interrupted harness kills
+/// them all ([`kill_all_vms`]) so that no VM outlives it.
+static LIVE_VMS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+fn track(pid: u32) {
+    LIVE_VMS.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+}
+
+fn untrack(pid: u32) {
+    LIVE_VMS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|p| *p != pid);
+}
+
+/// Kills every VM still running (for a Ctrl-C handler). Returns how many were signalled.
+pub fn kill_all_vms() -> usize {
+    let pids = std::mem::take(&mut *LIVE_VMS.lock().unwrap_or_else(|e| e.into_inner()));
+    for pid in &pids {
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(pid.to_string())
+            .status();
+    }
+    pids.len()
+}
+
 /// Why a session could not finish what it was asked.
 #[derive(Debug)]
 pub enum SessionError {
@@ -144,6 +171,7 @@ impl VmSession {
             .stderr(stderr)
             .spawn()
             .map_err(|e| io(&format!("starting {}", image.qemu.display()), e))?;
+        track(child.id());
 
         let (tx, events) = mpsc::channel();
         let stdout = child.stdout.take().expect("piped stdout");
@@ -162,6 +190,7 @@ impl VmSession {
                 Ok(s) => break s,
                 Err(e) => {
                     if let Ok(Some(status)) = child.try_wait() {
+                        untrack(child.id());
                         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
                         return Err(SessionError::Died {
                             fault: None,
@@ -174,6 +203,7 @@ impl VmSession {
                     if start.elapsed() > Duration::from_secs(10) {
                         let _ = child.kill();
                         let _ = child.wait();
+                        untrack(child.id());
                         return Err(io("connecting to the guest shell socket", e));
                     }
                     std::thread::sleep(Duration::from_millis(10));
@@ -367,6 +397,7 @@ impl VmSession {
         if self.alive {
             let _ = self.child.kill();
             let _ = self.child.wait();
+            untrack(self.child.id());
             self.alive = false;
         }
     }
@@ -378,6 +409,7 @@ impl VmSession {
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = self.child.try_wait() {
+                    untrack(self.child.id());
                     self.alive = false;
                     return;
                 }

@@ -89,7 +89,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             ctx,
             &kernel,
             &task,
-            select(&labs, &[task.clone()], None)?,
+            select(&labs, std::slice::from_ref(&task), None)?,
         )?);
     }
     for lab in &labs {
@@ -97,7 +97,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             ctx,
             &kernel,
             &lab.name,
-            select(&labs, &[lab.name.clone()], None)?,
+            select(&labs, std::slice::from_ref(&lab.name), None)?,
         )?);
     }
     println!();

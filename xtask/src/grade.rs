@@ -170,7 +170,7 @@ fn grade_one(
         notes.push(format!("ignored (not graded): {}", ignored.join(", ")));
     }
 
-    let selected = select(std::slice::from_ref(lab), &[lab.name.clone()], None)?;
+    let selected = select(std::slice::from_ref(lab), std::slice::from_ref(&lab.name), None)?;
     let source = SourceRoot {
         label: format!("grade-{name}"),
         dir: src,
@@ -260,7 +260,7 @@ fn task_ids(lab: &Lab) -> Vec<String> {
         .collect()
 }
 
-fn finish(out: &Path, grades: &[SubmissionGrade], ids: &[String], format: Format) -> Result<bool> {
+fn finish(out: &Path, grades: &[SubmissionGrade], ids: &[String], format: Format) -> Result<()> {
     write_atomic(&out.join("scores.csv"), report::csv(grades, ids).as_bytes())?;
     match format {
         Format::Tap => print!("{}", report::ktap(grades)),
@@ -273,7 +273,7 @@ fn finish(out: &Path, grades: &[SubmissionGrade], ids: &[String], format: Format
             );
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
@@ -332,11 +332,16 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
             handles.push(scope.spawn(move || -> Result<()> {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
+                    if crate::INTERRUPTED.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
                     let Some(path) = submissions.get(i) else {
                         return Ok(());
                     };
-                    let grade = grade_one(&worker, kernel, lab, skeleton, path, &names[i], out)
+                    let mut grade = grade_one(&worker, kernel, lab, skeleton, path, &names[i], out)
                         .with_context(|| format!("grading {}", path.display()))?;
+                    // A VM killed by Ctrl-C makes a verdict that says nothing about the student.
+                    grade.incomplete = crate::INTERRUPTED.load(Ordering::SeqCst);
                     write_results(out, &grade)?;
                     eprintln!(
                         "    {}: {}/{}",
@@ -353,13 +358,39 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
         }
         Ok(())
     })?;
-    let grades: Vec<SubmissionGrade> = results
-        .into_inner()
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .collect();
-    finish(&opts.out, &grades, &task_ids(lab), opts.format)
+    let mut grades: Vec<SubmissionGrade> = Vec::new();
+    for (i, grade) in results.into_inner().unwrap().into_iter().enumerate() {
+        match grade {
+            Some(g) => grades.push(g),
+            None => {
+                // Never started (interrupted): listed, with nothing scored, marked incomplete.
+                let tasks = zero_grade(
+                    lab,
+                    "NOT GRADED",
+                    "grading was interrupted before this submission",
+                );
+                let grade = SubmissionGrade {
+                    name: names[i].clone(),
+                    lab: lab.name.clone(),
+                    tasks,
+                    notes: vec!["not graded: the run was interrupted".into()],
+                    execution_time: std::time::Duration::ZERO,
+                    incomplete: true,
+                };
+                write_results(&opts.out, &grade)?;
+                grades.push(grade);
+            }
+        }
+    }
+    finish(&opts.out, &grades, &task_ids(lab), opts.format)?;
+    if crate::INTERRUPTED.load(Ordering::SeqCst) {
+        eprintln!(
+            "grading was interrupted: partial results are marked incomplete in {}",
+            opts.out.display()
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// `grade --merge DIR...`: joins the shards' results into one summary and CSV.
@@ -384,5 +415,6 @@ pub fn merge(ctx: &Ctx, lab: &str, dirs: &[PathBuf], out: &Path, format: Format)
         grades.len(),
         dirs.len()
     );
-    finish(out, &grades, &task_ids(lab), format)
+    finish(out, &grades, &task_ids(lab), format)?;
+    Ok(true)
 }

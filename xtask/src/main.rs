@@ -455,9 +455,28 @@ fn run(cli: Cli) -> Result<bool> {
     Ok(true)
 }
 
+/// Set by Ctrl-C: long loops stop starting new work; partial results are marked incomplete.
+pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let grading = matches!(cli.command, Command::Grade { .. });
+    let _ = ctrlc::set_handler(move || {
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        let killed = checker::vm::kill_all_vms();
+        eprintln!("\ninterrupted: {killed} VM(s) killed");
+        if !grading {
+            std::process::exit(130);
+        }
+    });
+    let result = run(cli);
+    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        if let Err(e) = &result {
+            eprintln!("error: {e:#}");
+        }
+        return ExitCode::from(130);
+    }
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {

@@ -296,3 +296,66 @@ fn shards_split_the_submissions_and_merge_joins_them() {
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.contains("\na.txt,0,0,0,3,false\nb.txt,"), "{csv}");
 }
+
+#[test]
+fn ctrl_c_kills_the_vms_and_keeps_partial_results_marked_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    for name in ["s1", "s2", "s3"] {
+        copy_template_task(&subs.join(name), "intro", "1-2-hello");
+        copy_template_task(&subs.join(name), "intro", "3-fail");
+    }
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["grade", "--lab", "intro", "--out"])
+        .arg(&out)
+        .args([subs.join("s1"), subs.join("s2"), subs.join("s3")])
+        .env_remove("LABS")
+        .current_dir(repo())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until a grading VM runs, then interrupt the grader as Ctrl-C would.
+    let qemu_of_this_run = || {
+        let ps = std::process::Command::new("ps")
+            .args(["-eo", "pid,args"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .filter(|l| l.contains("qemu-system") && l.contains("initrd-grade-s"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while qemu_of_this_run().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no grading VM started"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the grader ended before a VM started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130));
+    assert!(
+        qemu_of_this_run().is_empty(),
+        "a VM outlived the interrupted grader: {:?}",
+        qemu_of_this_run()
+    );
+    let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "every submission is listed: {csv}");
+    assert!(
+        csv.lines().skip(1).any(|l| l.ends_with(",true")),
+        "interrupted work is marked incomplete: {csv}"
+    );
+}
