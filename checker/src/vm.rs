@@ -38,6 +38,26 @@ fn untrack(pid: u32) {
         .retain(|p| *p != pid);
 }
 
+/// The largest resident set (VmHWM) any VM of this process reached, in KiB.
+static PEAK_VM_RSS_KB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn peak_vm_rss_kb() -> u64 {
+    PEAK_VM_RSS_KB.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn record_peak_rss(pid: u32) {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return;
+    };
+    let kb = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    PEAK_VM_RSS_KB.fetch_max(kb, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Kills every VM still running (for a Ctrl-C handler). Returns how many were signalled.
 pub fn kill_all_vms() -> usize {
     let pids = std::mem::take(&mut *LIVE_VMS.lock().unwrap_or_else(|e| e.into_inner()));
@@ -395,6 +415,7 @@ impl VmSession {
 
     pub fn kill(&mut self) {
         if self.alive {
+            record_peak_rss(self.child.id());
             let _ = self.child.kill();
             let _ = self.child.wait();
             untrack(self.child.id());
@@ -405,6 +426,7 @@ impl VmSession {
     /// Powers the guest off cleanly (sysrq `o`), killing it if it does not go within 5 s.
     pub fn shutdown(mut self) {
         if self.alive {
+            record_peak_rss(self.child.id());
             let _ = self.shell.write_all(b"echo o > /proc/sysrq-trigger\n");
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {

@@ -71,6 +71,57 @@ fn measure(
     })
 }
 
+/// `bench --grade N`: grade N copies of a lab's reference solutions with 2 jobs.
+pub fn grading(ctx: &Ctx, lab: &str, copies: usize) -> Result<()> {
+    let lab = ctx.lab(lab)?;
+    let scratch = ctx.paths.out.join("bench-grade");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut submissions = Vec::new();
+    for i in 1..=copies {
+        let dest = scratch.join("subs").join(format!("copy-{i:03}"));
+        for entry in walkdir::WalkDir::new(ctx.paths.templates.join(&lab.name)) {
+            let entry = entry?;
+            let rel = entry
+                .path()
+                .strip_prefix(ctx.paths.templates.join(&lab.name))?;
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(dest.join(rel))?;
+            } else {
+                std::fs::copy(entry.path(), dest.join(rel))?;
+            }
+        }
+        submissions.push(dest);
+    }
+    ctx.kernel()?;
+    let t = Instant::now();
+    let opts = crate::grade::GradeOptions {
+        lab: lab.name.clone(),
+        submissions,
+        out: scratch.join("out"),
+        jobs: 2,
+        shard: None,
+        format: crate::grade::Format::Human,
+    };
+    let all_full = crate::grade::run(ctx, opts)?;
+    let wall = t.elapsed();
+    println!();
+    println!("klab bench --grade {copies} ({}, jobs 2)", lab.name);
+    println!("  wall time:              {}", secs(wall));
+    println!(
+        "  submissions per minute: {:.1}",
+        copies as f64 * 60.0 / wall.as_secs_f64()
+    );
+    println!(
+        "  peak memory of one VM:  {:.0} MiB (QEMU resident set)",
+        checker::vm::peak_vm_rss_kb() as f64 / 1024.0
+    );
+    println!(
+        "  every copy graded:      {}",
+        if all_full { "yes" } else { "no" }
+    );
+    Ok(())
+}
+
 pub fn run(ctx: &Ctx) -> Result<()> {
     let t = Instant::now();
     let kernel = ctx.kernel()?;
@@ -125,6 +176,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             r.tasks
         );
     }
+    println!(
+        "peak memory of one VM: {:.0} MiB (QEMU resident set)",
+        checker::vm::peak_vm_rss_kb() as f64 / 1024.0
+    );
     Ok(())
 }
 

@@ -170,7 +170,11 @@ fn grade_one(
         notes.push(format!("ignored (not graded): {}", ignored.join(", ")));
     }
 
-    let selected = select(std::slice::from_ref(lab), std::slice::from_ref(&lab.name), None)?;
+    let selected = select(
+        std::slice::from_ref(lab),
+        std::slice::from_ref(&lab.name),
+        None,
+    )?;
     let source = SourceRoot {
         label: format!("grade-{name}"),
         dir: src,

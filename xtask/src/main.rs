@@ -134,7 +134,14 @@ enum Command {
         merge: Vec<PathBuf>,
     },
     /// Print per-phase timings for one task and for whole labs.
-    Bench,
+    Bench {
+        /// Instead: grade N copies of a lab's reference solutions (2 jobs) and print throughput.
+        #[arg(long, value_name = "N")]
+        grade: Option<usize>,
+        /// The lab for --grade.
+        #[arg(long, default_value = "networking-c")]
+        lab: String,
+    },
     /// Provision everything, then run the test suite (`cargo test --workspace`).
     Test,
 }
@@ -247,10 +254,40 @@ impl Ctx {
             selected.len(),
             source.label
         ));
+        // Tasks build in parallel (kbuild of one small module is mostly serial), one shell each.
+        let jobs = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .min(selected.len().max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<
+            std::sync::Mutex<Option<Result<std::result::Result<build::BuiltTask, String>>>>,
+        > = selected
+            .iter()
+            .map(|_| std::sync::Mutex::new(None))
+            .collect();
+        let shells = (0..jobs)
+            .map(|_| Shell::new())
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let paths = &self.paths;
+        std::thread::scope(|scope| {
+            for sh in shells {
+                let (next, results, selected) = (&next, &results, &selected);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(sel) = selected.get(i) else { break };
+                    let built = build::build_task(&sh, paths, kernel, source, sel)
+                        .with_context(|| format!("building {}", sel.id()));
+                    *results[i].lock().unwrap() = Some(built);
+                });
+            }
+        });
         let mut out = Vec::new();
-        for sel in selected {
-            let built = build::build_task(&self.sh, &self.paths, kernel, source, &sel)
-                .with_context(|| format!("building {}", sel.id()))?;
+        for (sel, result) in selected.into_iter().zip(results) {
+            let built = result
+                .into_inner()
+                .unwrap()
+                .expect("every task was built")?;
             if let Err(message) = &built {
                 eprintln!("    {}: build failed", sel.id());
                 eprintln!(
@@ -445,7 +482,11 @@ fn run(cli: Cli) -> Result<bool> {
             };
             return grade::run(&ctx, opts);
         }
-        Command::Bench => bench::run(&ctx)?,
+        Command::Bench {
+            grade: Some(n),
+            lab,
+        } => bench::grading(&ctx, lab, *n)?,
+        Command::Bench { grade: None, .. } => bench::run(&ctx)?,
         Command::Test => {
             ctx.kernel()?;
             let _dir = ctx.sh.push_dir(&ctx.paths.root);
