@@ -8,6 +8,7 @@
 pub mod console;
 pub mod cpio;
 pub mod kbuild;
+pub mod ktap;
 pub mod manifest;
 pub mod normalize;
 pub mod qemu;

@@ -37,6 +37,8 @@ pub struct VmImage {
     pub initrd: PathBuf,
     pub memory_mb: u32,
     pub accel: Accel,
+    /// Run the kernel's built-in KUnit tests (the Rust doctests) at boot; off normally.
+    pub kunit: bool,
 }
 
 /// Where the guest's shell is.
@@ -50,12 +52,13 @@ pub enum ShellPort {
 }
 
 /// The kernel command line shared by every mode.
-pub fn kernel_cmdline(shell: &ShellPort) -> String {
+pub fn kernel_cmdline(shell: &ShellPort, kunit: bool) -> String {
     let shell = match shell {
         ShellPort::Harness { .. } => "klab.shell=ttyS1",
         ShellPort::Interactive => "klab.shell=console",
     };
-    format!("console=ttyS0 panic=-1 quiet {shell}")
+    let kunit = if kunit { 1 } else { 0 };
+    format!("console=ttyS0 panic=-1 quiet kunit.enable={kunit} {shell}")
 }
 
 pub fn qemu_args(image: &VmImage, shell: &ShellPort) -> Vec<String> {
@@ -82,7 +85,7 @@ pub fn qemu_args(image: &VmImage, shell: &ShellPort) -> Vec<String> {
     args.extend(["-m".into(), image.memory_mb.to_string()]);
     args.extend(["-kernel".into(), image.kernel.display().to_string()]);
     args.extend(["-initrd".into(), image.initrd.display().to_string()]);
-    args.extend(["-append".into(), kernel_cmdline(shell)]);
+    args.extend(["-append".into(), kernel_cmdline(shell, image.kunit)]);
     match shell {
         ShellPort::Harness { socket } => {
             args.extend([
@@ -172,6 +175,7 @@ mod tests {
             initrd: "/k/initrd.cpio".into(),
             memory_mb: 256,
             accel: Accel::Tcg,
+            kunit: false,
         }
     }
 

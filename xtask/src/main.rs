@@ -154,6 +154,8 @@ enum KernelAction {
     Info,
     /// Remove every cached kernel.
     Clean,
+    /// Boot with KUnit on and report the kernel's Rust doctests (KTAP on the console).
+    Doctests,
 }
 
 /// What every command shares.
@@ -332,6 +334,7 @@ impl Ctx {
             initrd,
             memory_mb: 256,
             accel: accel::resolve(&self.paths, kernel),
+            kunit: false,
         }
     }
 }
@@ -404,6 +407,52 @@ fn boot(ctx: &Ctx, sel: &Sel, solution: bool, interactive: bool) -> Result<bool>
     Ok(true)
 }
 
+/// Boots the lab kernel with KUnit enabled and reads the doctests' KTAP from the console.
+fn doctests(ctx: &Ctx) -> Result<bool> {
+    let kernel = ctx.kernel()?;
+    let source = ctx.source(true);
+    let initrd = ctx.copy(&source, &[])?;
+    let mut image = ctx.image(&kernel, initrd);
+    image.kunit = true;
+    let step = Step::start("booting with KUnit on (the kernel crate's doctests run at boot)");
+    let run_dir = ctx.paths.out.join("runs/doctests");
+    let mut vm = checker::vm::VmSession::boot(&image, &run_dir, check::BOOT_TIMEOUT)
+        .map_err(|e| anyhow::anyhow!("{e}; see {}", run_dir.join("console.log").display()))?;
+    // `quiet` keeps KTAP (KERN_INFO) off the boot console: read it from the kernel log.
+    let log = vm
+        .run_checked("dmesg", std::time::Duration::from_secs(30))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let console: Vec<String> = log.output.lines().map(str::to_owned).collect();
+    let mut watch = checker::console::FaultWatch::default();
+    console.iter().for_each(|line| watch.feed(line));
+    let fault = vm.take_fault().or_else(|| watch.take());
+    vm.shutdown();
+    step.done();
+    let results = checker::ktap::results(console.iter().map(String::as_str));
+    let (suites, passed, failed, skipped, names) = checker::ktap::summary(&results);
+    println!("kunit: {suites} suite(s), {passed} passed, {failed} failed, {skipped} skipped");
+    for name in &names {
+        println!("  not ok: {name}");
+    }
+    if let Some(fault) = fault {
+        println!(
+            "  the kernel reported a {} during the tests:",
+            fault.kind.describe()
+        );
+        fault
+            .excerpt
+            .iter()
+            .take(20)
+            .for_each(|l| println!("  | {l}"));
+        return Ok(false);
+    }
+    if suites == 0 {
+        println!("  no KTAP output: is CONFIG_KUNIT with CONFIG_RUST_KERNEL_DOCTESTS in the kernel? (see {})", run_dir.join("console.log").display());
+        return Ok(false);
+    }
+    Ok(failed == 0)
+}
+
 fn parse_shard(text: &str) -> Result<checker::shard::Shard> {
     checker::shard::Shard::parse(text)
 }
@@ -425,6 +474,7 @@ fn run(cli: Cli) -> Result<bool> {
             }
             KernelAction::Info => kernel::info(&ctx.sh, &ctx.paths, &ctx.spec)?,
             KernelAction::Clean => kernel::clean(&ctx.paths)?,
+            KernelAction::Doctests => return doctests(&ctx),
         },
         Command::Skels { sel, todo, force } => {
             let selected = ctx.select(sel)?;

@@ -203,3 +203,26 @@ fn a_module_init_that_never_returns_times_out_and_the_next_task_still_runs() {
     );
     assert_eq!(run.code, 1);
 }
+
+#[test]
+fn the_kernel_crates_doctests_pass_in_the_vm() {
+    let run = xtask(&["kernel", "doctests"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("kunit: "))
+        .unwrap_or_default()
+        .to_owned();
+    let passed: usize = line
+        .split(", ")
+        .nth(1)
+        .and_then(|p| p.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        passed >= 100,
+        "expected the kernel crate's doctests (100+) to run and pass: {line}"
+    );
+    assert!(line.contains(" 0 failed"), "{line}");
+}
