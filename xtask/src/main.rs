@@ -12,6 +12,7 @@ mod progress;
 mod rootfs;
 mod setup;
 mod skels_cmd;
+mod stress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,7 +47,7 @@ struct Cli {
 }
 
 #[derive(clap::Args, Clone)]
-struct Sel {
+pub struct Sel {
     /// `LAB` or `LAB/TASK`, several allowed; default: `$LABS`, else every lab.
     #[arg(value_name = "LAB[/TASK]")]
     select: Vec<String>,
@@ -104,6 +105,16 @@ enum Command {
         /// Check the reference solutions (templates/) instead of skels/.
         #[arg(long)]
         solution: bool,
+    },
+    /// Load and unload each task's modules many times in one VM (its stress.sh); check for leaks.
+    Stress {
+        #[command(flatten)]
+        sel: Sel,
+        #[arg(long)]
+        solution: bool,
+        /// Load/unload cycles per task.
+        #[arg(long, default_value_t = 100)]
+        cycles: u32,
     },
     /// (Instructors) record the reference solutions' runs as the reviewed snapshots.
     Bless {
@@ -200,7 +211,7 @@ impl Ctx {
         })
     }
 
-    fn select(&self, sel: &Sel) -> Result<Vec<Selected<'_>>> {
+    pub fn select(&self, sel: &Sel) -> Result<Vec<Selected<'_>>> {
         let env = std::env::var("LABS").ok();
         select(&self.labs, &sel.select, env.as_deref())
     }
@@ -509,6 +520,11 @@ fn run(cli: Cli) -> Result<bool> {
             };
             return check(&ctx, sel, *solution, mode);
         }
+        Command::Stress {
+            sel,
+            solution,
+            cycles,
+        } => return stress::run(&ctx, sel, *solution, *cycles),
         Command::Bless { sel } => return check(&ctx, sel, true, SnapshotMode::Accept),
         Command::Grade {
             lab,

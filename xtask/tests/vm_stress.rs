@@ -1,0 +1,53 @@
+//! Many load/unload cycles in one VM leave no kernel report, no held socket and no module
+//! behind — and a module that leaks its socket is caught.
+
+mod support;
+
+use support::{copy_template_task, xtask};
+
+#[test]
+fn every_solution_survives_100_load_unload_cycles() {
+    let run = xtask(&["stress", "--solution", "--cycles", "100"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let passes = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("PASS "))
+        .count();
+    assert!(
+        passes >= 3,
+        "every task with a stress.sh reports PASS:\n{}",
+        run.all()
+    );
+    assert!(!run.stdout.contains("FAIL "), "{}", run.all());
+}
+
+#[test]
+fn a_module_that_never_releases_its_socket_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = copy_template_task(dir.path(), "networking-c", "5-udp-sock");
+    let path = task.join("udp_sock.c");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let leaky = source.replace(
+        "static void __exit my_udp_sock_exit(void)\n{\n\trelease_socket();\n}",
+        "static void __exit my_udp_sock_exit(void)\n{\n}",
+    );
+    assert_ne!(source, leaky, "the fixture edit must apply to the template");
+    std::fs::write(&path, leaky).unwrap();
+
+    let run = xtask(&[
+        "--skels-dir",
+        dir.path().to_str().unwrap(),
+        "stress",
+        "networking-c/5-udp-sock",
+        "--cycles",
+        "5",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("FAIL  networking-c/5-udp-sock: sockets leaked: tcp 0 -> 0, udp 0 -> 5"),
+        "{}",
+        run.all()
+    );
+}
