@@ -31,6 +31,9 @@ pub struct BuiltTask {
     pub warnings: Vec<String>,
 }
 
+/// A build's outcome: the task's files, or the message to show the student.
+pub type BuildOutcome = std::result::Result<BuiltTask, String>;
+
 /// Files in a task folder the harness never takes from a student.
 const IGNORED_NAMES: &[&str] = &["Makefile", "Kbuild", "makefile", "GNUmakefile"];
 
@@ -107,7 +110,7 @@ pub fn build_task(
     kernel: &KernelTree,
     source: &SourceRoot,
     sel: &Selected,
-) -> Result<std::result::Result<BuiltTask, String>> {
+) -> Result<BuildOutcome> {
     let src = source.dir.join(&sel.lab.name).join(&sel.task.name);
     let shown = paths.show(&src);
     if !src.is_dir() {

@@ -37,7 +37,7 @@ const SHORT: Duration = Duration::from_secs(15);
 /// A task ready to run: built, or with the reason it is not.
 pub struct Prepared<'a> {
     pub sel: Selected<'a>,
-    pub built: std::result::Result<BuiltTask, String>,
+    pub built: crate::build::BuildOutcome,
 }
 
 /// Runs the built tasks in VMs booted from `image`, in order.

@@ -273,9 +273,7 @@ impl Ctx {
             .unwrap_or(2)
             .min(selected.len().max(1));
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<
-            std::sync::Mutex<Option<Result<std::result::Result<build::BuiltTask, String>>>>,
-        > = selected
+        let results: Vec<std::sync::Mutex<Option<Result<build::BuildOutcome>>>> = selected
             .iter()
             .map(|_| std::sync::Mutex::new(None))
             .collect();

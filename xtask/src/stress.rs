@@ -33,16 +33,6 @@ fn held_sockets(table: &str) -> usize {
         .count()
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn time_wait_entries_are_not_held_sockets() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue\n   0: 0100007F:EA60 00000000:0000 0A 00000000:00000000\n   1: 0100007F:9C40 0100007F:EA60 06 00000000:00000000\n";
-        assert_eq!(super::held_sockets(table), 1);
-        assert_eq!(super::held_sockets("header only\n"), 0);
-    }
-}
-
 pub fn run(ctx: &Ctx, sel: &crate::Sel, solution: bool, cycles: u32) -> Result<bool> {
     let selected = ctx.select(sel)?;
     let selected: Vec<_> = selected
@@ -140,4 +130,14 @@ pub fn run(ctx: &Ctx, sel: &crate::Sel, solution: bool, cycles: u32) -> Result<b
     }
     vm.shutdown();
     Ok(all_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn time_wait_entries_are_not_held_sockets() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue\n   0: 0100007F:EA60 00000000:0000 0A 00000000:00000000\n   1: 0100007F:9C40 0100007F:EA60 06 00000000:00000000\n";
+        assert_eq!(super::held_sockets(table), 1);
+        assert_eq!(super::held_sockets("header only\n"), 0);
+    }
 }
