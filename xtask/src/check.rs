@@ -16,7 +16,7 @@ use checker::snapshot::{self, Snapshot};
 use checker::verdict::{judge, Outcome, TaskRun, TaskVerdict};
 use checker::vm::{SessionError, VmSession};
 
-use crate::build::{BuiltTask, SourceRoot};
+use crate::build::SourceRoot;
 use crate::paths::Paths;
 use crate::progress::secs;
 
