@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{all_task_ids, copy_template_task, xtask};
+use support::{all_task_ids, copy_template_task, replace_in, xtask};
 
 #[test]
 fn solutions_pass_every_task() {
@@ -64,10 +64,11 @@ fn skeletons_build_and_fail_every_task() {
 fn a_module_printing_the_wrong_thing_fails_with_a_diff() {
     let dir = tempfile::tempdir().unwrap();
     let task = copy_template_task(dir.path(), "intro", "1-2-hello");
-    let source = std::fs::read_to_string(task.join("hello.rs")).unwrap();
-    let broken = source.replace("Hello from a Rust module!", "Helo from a Rust module!");
-    assert_ne!(source, broken);
-    std::fs::write(task.join("hello.rs"), broken).unwrap();
+    replace_in(
+        &task.join("hello.rs"),
+        "Hello from a Rust module!",
+        "Helo from a Rust module!",
+    );
 
     let run = xtask(&[
         "--skels-dir",
@@ -98,13 +99,11 @@ fn a_module_printing_the_wrong_thing_fails_with_a_diff() {
 fn a_panic_at_insmod_is_a_fault_verdict_and_the_next_task_still_runs() {
     let dir = tempfile::tempdir().unwrap();
     let task = copy_template_task(dir.path(), "intro", "1-2-hello");
-    let source = std::fs::read_to_string(task.join("hello.rs")).unwrap();
-    let broken = source.replace(
+    replace_in(
+        &task.join("hello.rs"),
         "Ok(Hello)",
         "panic!(\"klab fixture: deliberate panic in init\")",
     );
-    assert_ne!(source, broken);
-    std::fs::write(task.join("hello.rs"), broken).unwrap();
     copy_template_task(dir.path(), "intro", "3-fail");
 
     let run = xtask(&[
@@ -135,8 +134,7 @@ fn a_panic_at_insmod_is_a_fault_verdict_and_the_next_task_still_runs() {
 fn a_compile_error_is_shown_with_the_students_path() {
     let dir = tempfile::tempdir().unwrap();
     let task = copy_template_task(dir.path(), "intro", "3-fail");
-    let source = std::fs::read_to_string(task.join("fail.rs")).unwrap();
-    std::fs::write(task.join("fail.rs"), source.replace("Ok(Fail)", "Ok(Fial)")).unwrap();
+    replace_in(&task.join("fail.rs"), "Ok(Fail)", "Ok(Fial)");
 
     let run = xtask(&[
         "--skels-dir",
@@ -167,13 +165,11 @@ fn a_compile_error_is_shown_with_the_students_path() {
 fn a_module_init_that_never_returns_times_out_and_the_next_task_still_runs() {
     let dir = tempfile::tempdir().unwrap();
     let task = copy_template_task(dir.path(), "intro", "1-2-hello");
-    let source = std::fs::read_to_string(task.join("hello.rs")).unwrap();
-    let broken = source.replace(
+    replace_in(
+        &task.join("hello.rs"),
         "Ok(Hello)",
         "loop {\n            core::hint::spin_loop();\n        }",
     );
-    assert_ne!(source, broken);
-    std::fs::write(task.join("hello.rs"), broken).unwrap();
     copy_template_task(dir.path(), "intro", "3-fail");
 
     let started = std::time::Instant::now();

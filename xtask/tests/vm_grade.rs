@@ -10,21 +10,11 @@ mod support;
 
 use std::path::Path;
 
-use support::{copy_template_task, repo, xtask};
+use support::{copy_template_task, replace_in, repo, xtask};
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
-}
-
-fn replace_in(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(
-        text.contains(from),
-        "{} does not contain {from:?}",
-        path.display()
-    );
-    std::fs::write(path, text.replace(from, to)).unwrap();
 }
 
 fn results(out: &Path, name: &str) -> serde_json::Value {

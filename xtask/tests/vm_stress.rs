@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{copy_template_task, xtask};
+use support::{copy_template_task, replace_in, xtask};
 
 #[test]
 fn every_solution_survives_100_load_unload_cycles() {
@@ -26,14 +26,11 @@ fn every_solution_survives_100_load_unload_cycles() {
 fn a_module_that_never_releases_its_socket_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let task = copy_template_task(dir.path(), "networking-c", "5-udp-sock");
-    let path = task.join("udp_sock.c");
-    let source = std::fs::read_to_string(&path).unwrap();
-    let leaky = source.replace(
+    replace_in(
+        &task.join("udp_sock.c"),
         "static void __exit my_udp_sock_exit(void)\n{\n\trelease_socket();\n}",
         "static void __exit my_udp_sock_exit(void)\n{\n}",
     );
-    assert_ne!(source, leaky, "the fixture edit must apply to the template");
-    std::fs::write(&path, leaky).unwrap();
 
     let run = xtask(&[
         "--skels-dir",

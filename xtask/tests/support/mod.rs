@@ -93,3 +93,15 @@ pub fn copy_template_task(skels_dir: &Path, lab: &str, task: &str) -> PathBuf {
     }
     dst
 }
+
+/// Edits a fixture file in place; the edit must apply (a fixture that silently stayed the
+/// same would make its test meaningless).
+pub fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.contains(from),
+        "{} does not contain {from:?}",
+        path.display()
+    );
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
