@@ -552,7 +552,9 @@ fn run(cli: Cli) -> Result<bool> {
         } => bench::grading(&ctx, lab, *n)?,
         Command::Bench { grade: None, .. } => bench::run(&ctx)?,
         Command::Test => {
-            ctx.kernel()?;
+            let kernel = ctx.kernel()?;
+            // Probe KVM once here, not in each of the suite's parallel VM tests.
+            accel::resolve(&ctx.paths, &kernel);
             let _dir = ctx.sh.push_dir(&ctx.paths.root);
             return Ok(cmd!(ctx.sh, "cargo test --workspace").run().is_ok());
         }
