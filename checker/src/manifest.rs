@@ -18,6 +18,10 @@ pub struct LabManifest {
     pub title: String,
     /// `c` or `rust`: informational (kbuild picks the compiler per source file).
     pub language: String,
+    /// Take the tasks' test and stress scripts from this other lab (same task names), so that
+    /// two tracks of one lab (C and Rust) are checked by the very same scripts.
+    #[serde(default)]
+    pub scripts_from: Option<String>,
     pub tasks: Vec<TaskManifest>,
 }
 
@@ -85,6 +89,11 @@ impl Lab {
     }
 
     fn validate(&self) -> Result<()> {
+        if let Some(other) = &self.manifest.scripts_from {
+            if other.is_empty() || other.contains(['/', '\\']) || other.starts_with('.') {
+                bail!("scripts_from `{other}` must be the name of another lab");
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for task in &self.manifest.tasks {
             if !seen.insert(&task.name) {
@@ -128,9 +137,22 @@ impl Lab {
         self.manifest.tasks.iter().find(|t| t.name == name)
     }
 
-    /// The test script of a task, instructor-owned: `labs/<lab>/<task>/test.sh`.
+    /// The test script of a task, instructor-owned: `labs/<lab>/<task>/test.sh`, or the
+    /// `scripts_from` lab's.
     pub fn test_script(&self, task: &TaskManifest) -> PathBuf {
-        self.dir.join(&task.name).join("test.sh")
+        self.scripts_dir(task).join("test.sh")
+    }
+
+    /// The optional stress script of a task (`cargo xtask stress`).
+    pub fn stress_script(&self, task: &TaskManifest) -> PathBuf {
+        self.scripts_dir(task).join("stress.sh")
+    }
+
+    fn scripts_dir(&self, task: &TaskManifest) -> PathBuf {
+        match (&self.manifest.scripts_from, self.dir.parent()) {
+            (Some(other), Some(labs)) => labs.join(other).join(&task.name),
+            _ => self.dir.join(&task.name),
+        }
     }
 
     /// Where the reviewed snapshot of a task lives.
@@ -209,6 +231,22 @@ mod tests {
         assert!(format!("{:#}", lab_from(bad).unwrap_err()).contains("plain folder name"));
         let prog = "title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\nprograms = ['../evil.c']\n";
         assert!(format!("{:#}", lab_from(prog).unwrap_err()).contains("relative path"));
+    }
+
+    #[test]
+    fn scripts_can_come_from_another_lab() {
+        let lab = lab_from(
+            "title = 'D'\nlanguage = 'rust'\nscripts_from = 'demo-c'\n[[tasks]]\nname = '1-a'\n",
+        )
+        .unwrap();
+        let task = lab.task("1-a").unwrap();
+        assert!(
+            lab.test_script(task).ends_with("demo-c/1-a/test.sh"),
+            "{}",
+            lab.test_script(task).display()
+        );
+        assert!(lab.stress_script(task).ends_with("demo-c/1-a/stress.sh"));
+        assert!(lab_from("title = 'D'\nlanguage = 'c'\nscripts_from = '../x'\n").is_err());
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, sel: &crate::Sel, solution: bool, cycles: u32) -> Result<b
     let selected = ctx.select(sel)?;
     let selected: Vec<_> = selected
         .into_iter()
-        .filter(|s| s.lab.dir.join(&s.task.name).join("stress.sh").is_file())
+        .filter(|s| s.lab.stress_script(s.task).is_file())
         .collect();
     if selected.is_empty() {
         anyhow::bail!("none of the selected tasks has a stress.sh (labs/<lab>/<task>/stress.sh)");
@@ -51,10 +51,9 @@ pub fn run(ctx: &Ctx, sel: &crate::Sel, solution: bool, cycles: u32) -> Result<b
         let mut built = p
             .built
             .map_err(|m| anyhow::anyhow!("{} does not build:\n{m}", p.sel.id()))?;
-        built.files.push((
-            "stress.sh".into(),
-            p.sel.lab.dir.join(&p.sel.task.name).join("stress.sh"),
-        ));
+        built
+            .files
+            .push(("stress.sh".into(), p.sel.lab.stress_script(p.sel.task)));
         with_scripts.push(check::Prepared {
             sel: p.sel,
             built: Ok(built),

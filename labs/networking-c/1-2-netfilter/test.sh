@@ -1,5 +1,5 @@
 #!/bin/sh
-# networking-c / 1-2-netfilter, run in the guest from /lab/1-2-netfilter.
+# networking-c / 1-2-netfilter, run in the guest from /lab/<lab>/1-2-netfilter (also the Rust lab's, through scripts_from).
 #
 # Loads filter.ko, then opens four TCP connections over loopback and counts,
 # after each one, how many "TCP connection initiated from" lines the module

@@ -1,5 +1,5 @@
 #!/bin/sh
-# networking-c / 3-4-tcp-sock, run in the guest from /lab/3-4-tcp-sock.
+# networking-c / 3-4-tcp-sock, run in the guest from /lab/<lab>/3-4-tcp-sock (also the Rust lab's, through scripts_from).
 #
 # insmod tcp_sock.ko blocks in accept until a client connects, so it runs in
 # the background. The script waits (bounded) for the kernel socket to listen

@@ -1,5 +1,5 @@
 #!/bin/sh
-# networking-c / 5-udp-sock, run in the guest from /lab/5-udp-sock.
+# networking-c / 5-udp-sock, run in the guest from /lab/<lab>/5-udp-sock (also the Rust lab's, through scripts_from).
 #
 # A UDP listener (nc -l -u) waits on port 60001; loading udp_sock.ko must
 # send it one datagram, "kernelsocket\n". The script prints what nc received.
