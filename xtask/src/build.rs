@@ -74,6 +74,14 @@ fn sync_sources(src: &Path, stage: &Path, shown: &str, warnings: &mut Vec<String
         }
         let data = std::fs::read(entry.path())
             .with_context(|| format!("reading {shown}/{}", rel.display()))?;
+        if name.ends_with(".rs") {
+            for line in kbuild::unsafe_lines(&String::from_utf8_lossy(&data)) {
+                warnings.push(format!(
+                    "{shown}/{}:{line}: uses `unsafe`; the lab's kernel abstractions make it unnecessary",
+                    rel.display()
+                ));
+            }
+        }
         let dest = stage.join(&rel);
         if std::fs::read(&dest).ok().as_deref() != Some(&data[..]) {
             std::fs::write(&dest, &data)?;

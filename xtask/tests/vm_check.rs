@@ -69,6 +69,12 @@ fn a_module_printing_the_wrong_thing_fails_with_a_diff() {
         "Hello from a Rust module!",
         "Helo from a Rust module!",
     );
+    // Student code needs no `unsafe`; using it is a warning in the verdict, not a failure.
+    replace_in(
+        &task.join("hello.rs"),
+        "Ok(Hello)",
+        "let _zero: u8 = unsafe { core::mem::zeroed() };\n        Ok(Hello)",
+    );
 
     let run = xtask(&[
         "--skels-dir",
@@ -76,6 +82,11 @@ fn a_module_printing_the_wrong_thing_fails_with_a_diff() {
         "check",
         "intro/1-2-hello",
     ]);
+    assert!(
+        run.stdout.contains("hello.rs:29: uses `unsafe`"),
+        "{}",
+        run.all()
+    );
     assert_eq!(
         run.verdicts(),
         [("FAIL".to_string(), "intro/1-2-hello".to_string())],
