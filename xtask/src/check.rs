@@ -80,6 +80,21 @@ pub fn run_tasks(
                 continue;
             }
         };
+        if crate::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            let verdict = TaskVerdict {
+                id,
+                outcome: Outcome::VmError {
+                    message: "interrupted (Ctrl-C) before this task ran".into(),
+                },
+                duration: Duration::ZERO,
+                warnings: vec![],
+                console_log: None,
+                record: None,
+            };
+            report(paths, &verdict);
+            verdicts.push(verdict);
+            continue;
+        }
         if session.as_ref().is_none_or(|s| !s.is_alive()) {
             vm_count += 1;
             let run_dir = runs_dir.join(format!("vm-{vm_count}"));

@@ -291,7 +291,7 @@ fn shards_split_the_submissions_and_merge_joins_them() {
 fn ctrl_c_kills_the_vms_and_keeps_partial_results_marked_incomplete() {
     let dir = tempfile::tempdir().unwrap();
     let subs = dir.path().join("subs");
-    for name in ["s1", "s2", "s3"] {
+    for name in ["ctrlc1", "ctrlc2", "ctrlc3"] {
         copy_template_task(&subs.join(name), "intro", "1-2-hello");
         copy_template_task(&subs.join(name), "intro", "3-fail");
     }
@@ -299,7 +299,11 @@ fn ctrl_c_kills_the_vms_and_keeps_partial_results_marked_incomplete() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["grade", "--lab", "intro", "--out"])
         .arg(&out)
-        .args([subs.join("s1"), subs.join("s2"), subs.join("s3")])
+        .args([
+            subs.join("ctrlc1"),
+            subs.join("ctrlc2"),
+            subs.join("ctrlc3"),
+        ])
         .env_remove("LABS")
         .current_dir(repo())
         .stdout(std::process::Stdio::null())
@@ -314,7 +318,7 @@ fn ctrl_c_kills_the_vms_and_keeps_partial_results_marked_incomplete() {
             .unwrap();
         String::from_utf8_lossy(&ps.stdout)
             .lines()
-            .filter(|l| l.contains("qemu-system") && l.contains("initrd-grade-s"))
+            .filter(|l| l.contains("qemu-system") && l.contains("initrd-grade-ctrlc"))
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
