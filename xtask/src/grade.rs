@@ -232,6 +232,16 @@ fn grade_one(
             write_atomic(&out.join(name).join(format!("{vm}.console.log")), &bytes)?;
         }
     }
+    // Results and logs are saved: the per-submission build stage, image, VM logs and
+    // unpacked files go, so that grading hundreds of submissions does not fill the disk.
+    for leftover in [
+        work.clone(),
+        ctx.paths.out.join("stage").join(&source.label),
+        ctx.paths.out.join("runs").join(&source.label),
+        ctx.paths.out.join(format!("initrd-{}.cpio", source.label)),
+    ] {
+        let _ = std::fs::remove_dir_all(&leftover).or_else(|_| std::fs::remove_file(&leftover));
+    }
     Ok(SubmissionGrade {
         name: name.into(),
         lab: lab.name.clone(),

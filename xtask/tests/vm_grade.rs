@@ -353,3 +353,88 @@ fn ctrl_c_kills_the_vms_and_keeps_partial_results_marked_incomplete() {
         "interrupted work is marked incomplete: {csv}"
     );
 }
+
+#[test]
+fn a_kernel_panic_and_an_unremovable_module_cost_only_their_own_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("kfaults");
+    // A real kernel panic at insmod: the VM dies; the verdict carries the panic.
+    let filter = copy_template_task(&sub, "networking-c", "1-2-netfilter");
+    replace_in(
+        &filter.join("filter.c"),
+        "static int __init my_hook_init(void)\n{\n\tint err = 0;\n",
+        "static int __init my_hook_init(void)\n{\n\tint err = 0;\n\n\tpanic(\"grading fixture: kernel panic in init\");\n",
+    );
+    copy_template_task(&sub, "networking-c", "3-4-tcp-sock");
+    // A module that pins itself: rmmod fails; reported, and the VM is restarted.
+    let udp = copy_template_task(&sub, "networking-c", "5-udp-sock");
+    replace_in(
+        &udp.join("udp_sock.c"),
+        "static int __init my_udp_sock_init(void)\n{\n\tint err = 0;\n",
+        "static int __init my_udp_sock_init(void)\n{\n\tint err = 0;\n\n\t__module_get(THIS_MODULE);\n",
+    );
+
+    let out = dir.path().join("out");
+    let run = xtask(&[
+        "grade",
+        "--lab",
+        "networking-c",
+        "--out",
+        out.to_str().unwrap(),
+        sub.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let v = results(&out, "kfaults");
+    let scores = task_scores(&v);
+    assert_eq!(
+        scores[0],
+        ("networking-c/1-2-netfilter".to_string(), 0.0),
+        "{v:#}"
+    );
+    assert_eq!(
+        scores[1],
+        ("networking-c/3-4-tcp-sock".to_string(), 6.0),
+        "the task after the panic is graded: {v:#}"
+    );
+    let first = v["tests"][0]["output"].as_str().unwrap();
+    assert!(
+        first.contains("FAULT") && first.contains("kernel panic"),
+        "{first}"
+    );
+    assert!(
+        first.contains("grading fixture: kernel panic in init"),
+        "{first}"
+    );
+    let udp_outputs: Vec<&str> = v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("networking-c/5-udp-sock")
+        })
+        .map(|t| t["output"].as_str().unwrap())
+        .collect();
+    assert!(!udp_outputs.is_empty());
+    let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
+    assert!(csv.contains("\nkfaults,0,6,"), "{csv}");
+    let grade: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("kfaults/grade.json")).unwrap())
+            .unwrap();
+    let udp_task = &grade["tasks"][2];
+    assert!(
+        udp_task["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("could not be unloaded"),
+        "the stuck module is reported: {udp_task:#}"
+    );
+    assert!(
+        !support::repo()
+            .join("target/klab/stage/grade-kfaults")
+            .exists(),
+        "per-submission build files are cleaned up"
+    );
+}
