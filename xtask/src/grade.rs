@@ -17,7 +17,6 @@ use checker::report::{self, SubmissionGrade, TaskGrade};
 use checker::rubric;
 use checker::selection::select;
 use checker::shard::Shard;
-use checker::skels::{skeletonize, SourceKind};
 use checker::submission::{self, Limits};
 use checker::verdict::Outcome;
 
@@ -57,26 +56,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 fn skeleton_of(ctx: &Ctx, lab: &Lab) -> Result<BTreeMap<(String, String), Vec<u8>>> {
     let mut files = BTreeMap::new();
     for task in &lab.manifest.tasks {
-        let dir = ctx.paths.templates.join(&lab.name).join(&task.name);
-        for entry in walkdir::WalkDir::new(&dir) {
-            let entry = entry?;
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let rel = entry
-                .path()
-                .strip_prefix(&dir)?
-                .to_string_lossy()
-                .into_owned();
-            let bytes = std::fs::read(entry.path())?;
-            let kind = SourceKind::of_file_name(&entry.file_name().to_string_lossy());
-            let bytes = match String::from_utf8(bytes.clone()) {
-                Ok(text) if kind != SourceKind::Verbatim => skeletonize(kind, &text, 1)
-                    .map_err(|e| anyhow::anyhow!("{}:{}", entry.path().display(), e))?
-                    .into_bytes(),
-                _ => bytes,
-            };
-            files.insert((task.name.clone(), rel), bytes);
+        for (rel, content) in
+            crate::skels_cmd::skeleton_files(&ctx.paths, &lab.name, &task.name, 1)?
+        {
+            files.insert(
+                (task.name.clone(), rel.to_string_lossy().into_owned()),
+                content,
+            );
         }
     }
     Ok(files)

@@ -21,23 +21,27 @@ struct Planned {
     content: Vec<u8>,
 }
 
-fn plan_task(paths: &Paths, sel: &Selected, keep_below: u32) -> Result<Vec<Planned>> {
-    let src = paths.templates.join(&sel.lab.name).join(&sel.task.name);
+/// The skeleton of one task: `(path relative to the task folder, content)` per template file.
+pub fn skeleton_files(
+    paths: &Paths,
+    lab: &str,
+    task: &str,
+    keep_below: u32,
+) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let src = paths.templates.join(lab).join(task);
     if !src.is_dir() {
         bail!(
-            "{} does not exist: the lab manifest lists task `{}`",
-            paths.show(&src),
-            sel.task.name
+            "{} does not exist: the lab manifest lists task `{task}`",
+            paths.show(&src)
         );
     }
-    let dest_dir = paths.skels.join(&sel.lab.name).join(&sel.task.name);
-    let mut planned = Vec::new();
+    let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(&src).sort_by_file_name() {
         let entry = entry?;
         if !entry.file_type().is_file() {
             continue;
         }
-        let rel = entry.path().strip_prefix(&src)?;
+        let rel = entry.path().strip_prefix(&src)?.to_path_buf();
         let bytes = std::fs::read(entry.path())
             .with_context(|| format!("reading {}", paths.show(entry.path())))?;
         let kind = SourceKind::of_file_name(&entry.file_name().to_string_lossy());
@@ -49,12 +53,22 @@ fn plan_task(paths: &Paths, sel: &Selected, keep_below: u32) -> Result<Vec<Plann
                 })?
                 .into_bytes(),
         };
-        planned.push(Planned {
-            dest: dest_dir.join(rel),
-            content,
-        });
+        files.push((rel, content));
     }
-    Ok(planned)
+    Ok(files)
+}
+
+fn plan_task(paths: &Paths, sel: &Selected, keep_below: u32) -> Result<Vec<Planned>> {
+    let dest_dir = paths.skels.join(&sel.lab.name).join(&sel.task.name);
+    Ok(
+        skeleton_files(paths, &sel.lab.name, &sel.task.name, keep_below)?
+            .into_iter()
+            .map(|(rel, content)| Planned {
+                dest: dest_dir.join(rel),
+                content,
+            })
+            .collect(),
+    )
 }
 
 fn read_stamp(dir: &Path) -> BTreeMap<String, String> {
@@ -123,7 +137,7 @@ pub fn generate(paths: &Paths, selected: &[Selected], keep_below: u32, force: bo
             stamp.insert(rel, hash(&p.content));
         }
         std::fs::write(dir.join(STAMP), serde_json::to_string_pretty(&stamp)?)?;
-        eprintln!("    skels/{}: {} files", sel.id(), planned.len());
+        eprintln!("    {}: {} files", paths.show(&dir), planned.len());
     }
     Ok(())
 }
