@@ -79,6 +79,18 @@ pub struct TaskVerdict {
 }
 
 impl TaskVerdict {
+    /// A verdict reached before the task ran (build failure, interruption).
+    pub fn early(id: String, outcome: Outcome) -> TaskVerdict {
+        TaskVerdict {
+            id,
+            outcome,
+            duration: Duration::ZERO,
+            warnings: vec![],
+            console_log: None,
+            record: None,
+        }
+    }
+
     pub fn passed(&self) -> bool {
         matches!(self.outcome, Outcome::Pass)
     }

@@ -65,32 +65,20 @@ pub fn run_tasks(
         let built = match &prepared.built {
             Ok(built) => built,
             Err(message) => {
-                let verdict = TaskVerdict {
+                let verdict = TaskVerdict::early(
                     id,
-                    outcome: Outcome::BuildFailed {
+                    Outcome::BuildFailed {
                         message: message.clone(),
                     },
-                    duration: Duration::ZERO,
-                    warnings: vec![],
-                    console_log: None,
-                    record: None,
-                };
+                );
                 report(paths, &verdict);
                 verdicts.push(verdict);
                 continue;
             }
         };
         if crate::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-            let verdict = TaskVerdict {
-                id,
-                outcome: Outcome::VmError {
-                    message: "interrupted (Ctrl-C) before this task ran".into(),
-                },
-                duration: Duration::ZERO,
-                warnings: vec![],
-                console_log: None,
-                record: None,
-            };
+            let message = "interrupted (Ctrl-C) before this task ran".into();
+            let verdict = TaskVerdict::early(id, Outcome::VmError { message });
             report(paths, &verdict);
             verdicts.push(verdict);
             continue;

@@ -348,13 +348,23 @@ impl Ctx {
     }
 }
 
-fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<bool> {
+/// build → copy: the selected tasks built and the image that boots them.
+fn build_and_copy<'a>(
+    ctx: &'a Ctx,
+    sel: &Sel,
+    solution: bool,
+) -> Result<(SourceRoot, Vec<Prepared<'a>>, VmImage)> {
     let selected = ctx.select(sel)?;
     let kernel = ctx.kernel()?;
     let source = ctx.source(solution);
     let prepared = ctx.build_all(&kernel, &source, selected)?;
     let initrd = ctx.copy(&source, &prepared)?;
     let image = ctx.image(&kernel, initrd);
+    Ok((source, prepared, image))
+}
+
+fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<bool> {
+    let (source, prepared, image) = build_and_copy(ctx, sel, solution)?;
     let step = Step::start(format!(
         "running {} task(s) in the VM ({})",
         prepared.len(),
@@ -375,12 +385,7 @@ fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<boo
 }
 
 fn boot(ctx: &Ctx, sel: &Sel, solution: bool, interactive: bool) -> Result<bool> {
-    let selected = ctx.select(sel)?;
-    let kernel = ctx.kernel()?;
-    let source = ctx.source(solution);
-    let prepared = ctx.build_all(&kernel, &source, selected)?;
-    let initrd = ctx.copy(&source, &prepared)?;
-    let image = ctx.image(&kernel, initrd);
+    let (_, _, image) = build_and_copy(ctx, sel, solution)?;
     if interactive {
         eprintln!("==> booting ({}); in the guest: cd /lab/<lab>/<task>; leave with `poweroff` or Ctrl-a x", image.accel.name());
         let args = qemu_args(&image, &ShellPort::Interactive);

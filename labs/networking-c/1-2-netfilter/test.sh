@@ -28,16 +28,8 @@ is_tcp_listening() {
 		grep -q ":$(printf '%04X' "$1") 0*:0000 0A"
 }
 
-# wait_gone PID TENTHS: wait until PID has exited, at most TENTHS/10 seconds
-wait_gone() {
-	n=0
-	while kill -0 "$1" 2>/dev/null; do
-		[ "$n" -ge "$2" ] && return 1
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 0
-}
+# wait_gone comes from klab's guest test library.
+. /usr/local/lib/klab/testlib.sh
 
 # probe_connection ADDR PORT: listen on 0.0.0.0:PORT, connect to ADDR:PORT,
 # send one line, report what the listener received and how many SYN lines

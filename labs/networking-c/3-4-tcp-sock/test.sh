@@ -18,16 +18,8 @@ is_listening() {
 	grep -q ' 0100007F:EA60 00000000:0000 0A' /proc/net/tcp
 }
 
-# wait_gone PID TENTHS: wait until PID has exited, at most TENTHS/10 seconds
-wait_gone() {
-	n=0
-	while kill -0 "$1" 2>/dev/null; do
-		[ "$n" -ge "$2" ] && return 1
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 0
-}
+# wait_gone comes from klab's guest test library.
+. /usr/local/lib/klab/testlib.sh
 
 insmod tcp_sock.ko >insmod.out 2>&1 &
 insmod_pid=$!

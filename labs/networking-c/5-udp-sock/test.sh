@@ -14,16 +14,8 @@ is_udp_bound() {
 	cat /proc/net/udp /proc/net/udp6 2>/dev/null | grep -q ':EA61 0*:0000 07'
 }
 
-# wait_gone PID TENTHS: wait until PID has exited, at most TENTHS/10 seconds
-wait_gone() {
-	n=0
-	while kill -0 "$1" 2>/dev/null; do
-		[ "$n" -ge "$2" ] && return 1
-		sleep 0.1
-		n=$((n + 1))
-	done
-	return 0
-}
+# wait_gone comes from klab's guest test library.
+. /usr/local/lib/klab/testlib.sh
 
 rm -f received.out
 "$NC" -l -u -p 60001 -w 3 >received.out 2>&1 &
