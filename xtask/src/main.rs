@@ -353,10 +353,19 @@ fn build_and_copy<'a>(
     ctx: &'a Ctx,
     sel: &Sel,
     solution: bool,
+    label_prefix: Option<&str>,
 ) -> Result<(SourceRoot, Vec<Prepared<'a>>, VmImage)> {
     let selected = ctx.select(sel)?;
     let kernel = ctx.kernel()?;
     let source = ctx.source(solution);
+    // `boot` gets its own stage and image, so a student's VM never races a running `check`.
+    let source = match label_prefix {
+        Some(prefix) => SourceRoot {
+            label: format!("{prefix}-{}", source.label),
+            dir: source.dir,
+        },
+        None => source,
+    };
     let prepared = ctx.build_all(&kernel, &source, selected)?;
     let initrd = ctx.copy(&source, &prepared)?;
     let image = ctx.image(&kernel, initrd);
@@ -364,7 +373,7 @@ fn build_and_copy<'a>(
 }
 
 fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<bool> {
-    let (source, prepared, image) = build_and_copy(ctx, sel, solution)?;
+    let (source, prepared, image) = build_and_copy(ctx, sel, solution, None)?;
     let step = Step::start(format!(
         "running {} task(s) in the VM ({})",
         prepared.len(),
@@ -385,7 +394,7 @@ fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<boo
 }
 
 fn boot(ctx: &Ctx, sel: &Sel, solution: bool, interactive: bool) -> Result<bool> {
-    let (_, _, image) = build_and_copy(ctx, sel, solution)?;
+    let (_, _, image) = build_and_copy(ctx, sel, solution, Some("boot"))?;
     if interactive {
         eprintln!("==> booting ({}); in the guest: cd /lab/<lab>/<task>; leave with `poweroff` or Ctrl-a x", image.accel.name());
         let args = qemu_args(&image, &ShellPort::Interactive);
@@ -424,7 +433,11 @@ fn boot(ctx: &Ctx, sel: &Sel, solution: bool, interactive: bool) -> Result<bool>
 /// Boots the lab kernel with KUnit enabled and reads the doctests' KTAP from the console.
 fn doctests(ctx: &Ctx) -> Result<bool> {
     let kernel = ctx.kernel()?;
-    let source = ctx.source(true);
+    // Its own image (no lab files), so a concurrent `check --solution` keeps its own.
+    let source = SourceRoot {
+        label: "doctests".into(),
+        dir: ctx.paths.templates.clone(),
+    };
     let initrd = ctx.copy(&source, &[])?;
     let mut image = ctx.image(&kernel, initrd);
     image.kunit = true;

@@ -43,7 +43,12 @@ pub fn run(ctx: &Ctx, sel: &crate::Sel, solution: bool, cycles: u32) -> Result<b
         anyhow::bail!("none of the selected tasks has a stress.sh (labs/<lab>/<task>/stress.sh)");
     }
     let kernel = ctx.kernel()?;
+    // Its own stage and image: a `check` running beside it keeps its own.
     let source = ctx.source(solution);
+    let source = crate::build::SourceRoot {
+        label: format!("stress-{}", source.label),
+        dir: source.dir,
+    };
     let prepared = ctx.build_all(&kernel, &source, selected)?;
     // The stress scripts travel with the task's files.
     let mut with_scripts = Vec::new();
