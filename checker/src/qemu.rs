@@ -112,12 +112,24 @@ pub fn qemu_args(image: &VmImage, shell: &ShellPort) -> Vec<String> {
     args
 }
 
-/// Whether a KVM guest actually runs here. `/dev/kvm` can exist while guests hang (nested
-/// virtualisation without support), so boot the kernel for real, without an initrd, and wait
-/// for its first console line for at most `timeout`. Never hangs: the probe VM is killed.
-pub fn kvm_works(qemu: &Path, kernel: &Path, timeout: Duration) -> bool {
+/// What the KVM probe found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KvmProbe {
+    Works,
+    NoDevice,
+    /// QEMU with KVM exited before the guest printed anything: its first error line.
+    Failed(String),
+    /// No console output within the time limit (a hanging KVM guest).
+    TimedOut,
+}
+
+/// Whether a KVM guest actually runs here. `/dev/kvm` can exist while guests hang or QEMU
+/// aborts (nested virtualisation without support), so boot the kernel for real, without an
+/// initrd, and wait for its first console line for at most `timeout`. Never hangs: the probe
+/// VM is killed.
+pub fn probe_kvm(qemu: &Path, kernel: &Path, timeout: Duration) -> KvmProbe {
     if !Path::new("/dev/kvm").exists() {
-        return false;
+        return KvmProbe::NoDevice;
     }
     let child = Command::new(qemu)
         .args([
@@ -136,9 +148,12 @@ pub fn kvm_works(qemu: &Path, kernel: &Path, timeout: Duration) -> bool {
         .args(["-append", "console=ttyS0 panic=-1"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn();
-    let Ok(mut child) = child else { return false };
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => return KvmProbe::Failed(format!("starting {}: {e}", qemu.display())),
+    };
     let mut stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -150,18 +165,28 @@ pub fn kvm_works(qemu: &Path, kernel: &Path, timeout: Duration) -> bool {
             }
             seen.extend_from_slice(&buf[..n]);
             if String::from_utf8_lossy(&seen).contains("Linux version") {
-                let _ = tx.send(());
+                let _ = tx.send(true);
                 return;
             }
         }
+        let _ = tx.send(false);
     });
     let start = Instant::now();
-    let ok = rx
-        .recv_timeout(timeout.saturating_sub(start.elapsed()))
-        .is_ok();
+    let outcome = match rx.recv_timeout(timeout.saturating_sub(start.elapsed())) {
+        Ok(true) => KvmProbe::Works,
+        Ok(false) => {
+            let _ = child.kill();
+            let mut err = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = stderr.read_to_string(&mut err);
+            }
+            KvmProbe::Failed(err.lines().next().unwrap_or("QEMU exited").to_owned())
+        }
+        Err(_) => KvmProbe::TimedOut,
+    };
     let _ = child.kill();
     let _ = child.wait();
-    ok
+    outcome
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use checker::qemu::{kvm_works, Accel};
+use checker::qemu::{probe_kvm, Accel, KvmProbe};
 
 use crate::kernel::KernelTree;
 use crate::paths::Paths;
@@ -32,15 +32,26 @@ pub fn resolve(paths: &Paths, kernel: &KernelTree) -> Accel {
 
 /// Probes again (`cargo xtask setup` does) and caches the answer.
 pub fn reprobe(paths: &Paths, kernel: &KernelTree) -> Accel {
-    let accel = if kvm_works(std::path::Path::new(QEMU), &kernel.bzimage, PROBE_TIMEOUT) {
-        eprintln!("    KVM works here: guests run accelerated");
-        Accel::Kvm
-    } else if std::path::Path::new("/dev/kvm").exists() {
-        eprintln!("    /dev/kvm exists but a KVM guest did not start within {} s: using TCG (software emulation)", PROBE_TIMEOUT.as_secs());
-        Accel::Tcg
-    } else {
-        eprintln!("    no /dev/kvm: using TCG (software emulation)");
-        Accel::Tcg
+    let accel = match probe_kvm(std::path::Path::new(QEMU), &kernel.bzimage, PROBE_TIMEOUT) {
+        KvmProbe::Works => {
+            eprintln!("    KVM works here: guests run accelerated");
+            Accel::Kvm
+        }
+        KvmProbe::NoDevice => {
+            eprintln!("    no /dev/kvm: using TCG (software emulation)");
+            Accel::Tcg
+        }
+        KvmProbe::Failed(why) => {
+            eprintln!("    /dev/kvm exists but a KVM guest fails here ({why}): using TCG (software emulation)");
+            Accel::Tcg
+        }
+        KvmProbe::TimedOut => {
+            eprintln!(
+                "    /dev/kvm exists but a KVM guest did not start within {} s: using TCG (software emulation)",
+                PROBE_TIMEOUT.as_secs()
+            );
+            Accel::Tcg
+        }
     };
     let _ = std::fs::create_dir_all(&paths.cache);
     let _ = std::fs::write(paths.cache.join("accel"), accel.name());
