@@ -27,6 +27,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("libelf-dev", "/usr/include/libelf.h"),
     ("libssl-dev", "/usr/include/openssl/ssl.h"),
     ("xz-utils", "xz"),
+    ("patch", "patch"),
+    ("musl-tools", "musl-gcc"),
     ("cpio", "cpio"),
     ("python3", "python3"),
 ];
