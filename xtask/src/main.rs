@@ -244,15 +244,41 @@ impl Ctx {
             };
         }
         let dir = self.paths.skels.clone();
-        let label = if dir == self.paths.root.join("skels") {
-            "skels".to_owned()
-        } else {
-            format!(
-                "skels-{:08x}",
-                kernel::fnv64(&[dir.as_os_str().as_encoded_bytes()]) as u32
-            )
-        };
+        if dir == self.paths.root.join("skels") {
+            return SourceRoot {
+                label: "skels".to_owned(),
+                dir,
+            };
+        }
+        let label = format!(
+            "skels-{:08x}",
+            kernel::fnv64(&[dir.as_os_str().as_encoded_bytes()]) as u32
+        );
+        self.prune_gone_skels_dirs();
+        let stage = self.paths.out.join("stage").join(&label);
+        let _ = std::fs::create_dir_all(&stage);
+        let _ = std::fs::write(stage.join(".source"), dir.as_os_str().as_encoded_bytes());
         SourceRoot { label, dir }
+    }
+
+    /// Build files of `--skels-dir` folders that no longer exist (tests' temporary folders)
+    /// are removed, so `target/klab` does not grow run after run.
+    fn prune_gone_skels_dirs(&self) {
+        let Ok(entries) = std::fs::read_dir(self.paths.out.join("stage")) else {
+            return;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let label = entry.file_name().to_string_lossy().into_owned();
+            let Ok(source) = std::fs::read(entry.path().join(".source")) else {
+                continue;
+            };
+            let source = std::path::PathBuf::from(String::from_utf8_lossy(&source).into_owned());
+            if label.starts_with("skels-") && !source.exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+                let _ = std::fs::remove_dir_all(self.paths.out.join("runs").join(&label));
+                let _ = std::fs::remove_file(self.paths.out.join(format!("initrd-{label}.cpio")));
+            }
+        }
     }
 
     /// Builds every selected task; a build failure is a verdict, not an error.
