@@ -176,6 +176,9 @@ pub struct Ctx {
     pub spec: SourceSpec,
     kernel_tree: Option<PathBuf>,
     labs: Vec<Lab>,
+    /// The base initramfs (busybox, rootfs/, guest tools), built once per process and shared
+    /// with worker contexts: grading many submissions must not rebuild it for each.
+    base_archive: std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<Vec<u8>>>>>,
 }
 
 impl Ctx {
@@ -190,6 +193,7 @@ impl Ctx {
             spec,
             kernel_tree: cli.kernel_tree.clone(),
             labs,
+            base_archive: Default::default(),
         })
     }
 
@@ -201,6 +205,7 @@ impl Ctx {
             spec: self.spec.clone(),
             kernel_tree: self.kernel_tree.clone(),
             labs: self.labs.clone(),
+            base_archive: self.base_archive.clone(),
         })
     }
 
@@ -345,8 +350,19 @@ impl Ctx {
     /// Writes the guest image holding the tasks that built.
     pub fn copy(&self, source: &SourceRoot, prepared: &[Prepared]) -> Result<PathBuf> {
         let step = Step::start("writing the guest root (cpio initramfs)");
-        let tools = rootfs::guest_tools(&self.sh, &self.paths)?;
-        let base = rootfs::base_archive(&self.sh, &self.paths, &tools)?;
+        let base = {
+            let mut cached = self.base_archive.lock().unwrap_or_else(|e| e.into_inner());
+            match cached.as_ref() {
+                Some(base) => base.clone(),
+                None => {
+                    let tools = rootfs::guest_tools(&self.sh, &self.paths)?;
+                    let base =
+                        std::sync::Arc::new(rootfs::base_archive(&self.sh, &self.paths, &tools)?);
+                    *cached = Some(base.clone());
+                    base
+                }
+            }
+        };
         let built: Vec<(String, &build::BuiltTask)> = prepared
             .iter()
             .filter_map(|p| p.built.as_ref().ok().map(|b| (p.sel.id(), b)))

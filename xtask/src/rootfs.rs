@@ -40,7 +40,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 /// The base archive: busybox with its applet links, `rootfs/init`, `rootfs/overlay/`, tools.
 pub fn base_archive(sh: &Shell, paths: &Paths, tools: &[(String, PathBuf)]) -> Result<Vec<u8>> {
-    let mut w = CpioWriter::with_first_inode(Vec::new(), 1);
+    let mut w = CpioWriter::new(Vec::new());
     for dir in [
         "bin",
         "sbin",
