@@ -86,6 +86,17 @@ fn every_task_has_its_sources_script_and_snapshot() {
                 lab.name,
                 task.name
             );
+            // A rubric check that the reviewed run does not pass would cost every student
+            // its points: each block must be in the snapshot as it stands.
+            for check in &task.checks {
+                assert!(
+                    checker::rubric::contains_block(&snap.body, &check.block),
+                    "{}/{}: the block of check {:?} is not in the snapshot (re-copy it after a bless)",
+                    lab.name,
+                    task.name,
+                    check.name
+                );
+            }
         }
     }
 }

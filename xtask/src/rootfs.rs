@@ -16,22 +16,24 @@ use crate::setup::MUSL_TARGET;
 
 const BUSYBOX: &str = "/bin/busybox";
 
-/// Builds klab's static guest tools (our `nc`) and returns `(guest path, host file)` pairs.
+/// Builds klab's static guest tools (our `nc` and `ftpd`) and returns `(guest path, host file)`
+/// pairs.
 pub fn guest_tools(sh: &Shell, paths: &Paths) -> Result<Vec<(String, PathBuf)>> {
     let _dir = sh.push_dir(&paths.root);
     cmd!(
         sh,
-        "cargo build --quiet --release -p klab-nc --target {MUSL_TARGET}"
+        "cargo build --quiet --release -p klab-nc -p klab-ftpd --target {MUSL_TARGET}"
     )
     .run()
-    .context("building the guest tools (guest-tools/nc) for musl")?;
+    .context("building the guest tools (guest-tools/nc, guest-tools/ftpd) for musl")?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| paths.root.join("target"));
-    Ok(vec![(
-        "bin/nc".to_owned(),
-        target.join(MUSL_TARGET).join("release/nc"),
-    )])
+    let release = target.join(MUSL_TARGET).join("release");
+    Ok(vec![
+        ("bin/nc".to_owned(), release.join("nc")),
+        ("bin/ftpd".to_owned(), release.join("ftpd")),
+    ])
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

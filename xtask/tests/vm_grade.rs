@@ -10,36 +10,11 @@ mod support;
 
 use std::path::Path;
 
-use support::{copy_template_task, replace_in, repo, xtask};
+use support::{copy_template_task, replace_in, repo, results, task_scores, xtask};
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
-}
-
-fn results(out: &Path, name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(out.join(name).join("results.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-/// `(status of the task's first test, score)` per task id, from results.json.
-fn task_scores(v: &serde_json::Value) -> Vec<(String, f64)> {
-    let mut out: Vec<(String, f64)> = Vec::new();
-    for test in v["tests"].as_array().unwrap() {
-        let id = test["name"]
-            .as_str()
-            .unwrap()
-            .split(" — ")
-            .next()
-            .unwrap()
-            .to_owned();
-        let score = test["score"].as_f64().unwrap();
-        match out.iter_mut().find(|(t, _)| *t == id) {
-            Some((_, s)) => *s += score,
-            None => out.push((id, score)),
-        }
-    }
-    out
 }
 
 #[test]

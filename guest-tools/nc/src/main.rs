@@ -89,7 +89,16 @@ fn run(opts: &Opts, input: impl Read + Send + 'static, out: &mut impl Write) -> 
         Mode::UdpSend { addr, local } => {
             let sock = UdpSocket::bind(local).ctx(format_args!("bind {local}"))?;
             sock.connect(addr).ctx(format_args!("connect to {addr}"))?;
-            send_udp(input, &sock)
+            send_udp(input, &sock)?;
+            // With -w, print the replies (an echo server's) until the socket is idle that
+            // long; a silent peer is not an error for UDP.
+            match wait {
+                Some(_) => match pump(&sock, out, wait, &Clock::new()) {
+                    Err(Error::TimedOut) => Ok(()),
+                    other => other,
+                },
+                None => Ok(()),
+            }
         }
         Mode::Listen { addr } => {
             let listener = TcpListener::bind(addr).ctx(format_args!("bind {addr}"))?;
@@ -297,6 +306,34 @@ mod tests {
         let (r, out) = server.join().unwrap();
         r.unwrap(); // timed out, but data was received: success
         assert_eq!(out, b"hello udp\n");
+    }
+
+    #[test]
+    fn udp_send_with_wait_prints_the_replies() {
+        let echo = UdpSocket::bind(LO).unwrap();
+        let addr = v4(echo.local_addr().unwrap());
+        let server = thread::spawn(move || {
+            let mut buf = [0; 64];
+            let (n, peer) = echo.recv_from(&mut buf).unwrap();
+            echo.send_to(&buf[..n], peer).unwrap();
+        });
+        let local = "127.0.0.1:0".parse().unwrap();
+        let mut out = Vec::new();
+        let send = opts(Mode::UdpSend { addr, local }, 1);
+        run(&send, Cursor::new(b"ping\n".to_vec()), &mut out).unwrap();
+        server.join().unwrap();
+        assert_eq!(out, b"ping\n");
+    }
+
+    #[test]
+    fn udp_send_to_a_closed_port_is_refused() {
+        let closed = UdpSocket::bind(LO).unwrap();
+        let addr = v4(closed.local_addr().unwrap());
+        drop(closed);
+        let local = "127.0.0.1:0".parse().unwrap();
+        let send = opts(Mode::UdpSend { addr, local }, 1);
+        let r = run(&send, Cursor::new(b"ping\n".to_vec()), &mut Vec::new());
+        assert!(matches!(r, Err(Error::Io(..))), "{r:?}");
     }
 
     #[test]

@@ -105,3 +105,29 @@ pub fn replace_in(path: &Path, from: &str, to: &str) {
     );
     std::fs::write(path, text.replace(from, to)).unwrap();
 }
+
+/// The Gradescope `results.json` written for submission `name`.
+pub fn results(out: &Path, name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join(name).join("results.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// `(status of the task's first test, score)` per task id, from results.json.
+pub fn task_scores(v: &serde_json::Value) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for test in v["tests"].as_array().unwrap() {
+        let id = test["name"]
+            .as_str()
+            .unwrap()
+            .split(" — ")
+            .next()
+            .unwrap()
+            .to_owned();
+        let score = test["score"].as_f64().unwrap();
+        match out.iter_mut().find(|(t, _)| *t == id) {
+            Some((_, s)) => *s += score,
+            None => out.push((id, score)),
+        }
+    }
+    out
+}

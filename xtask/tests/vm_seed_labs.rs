@@ -1,0 +1,167 @@
+//! The labs made from the seed articles (ftp-client, syscall-hook, netlink-kthread), graded
+//! by `cargo xtask grade` in real VMs: full marks for the reference solutions, zero for the
+//! generated skeletons, and partial credit, check by check, for a submission that does only
+//! part of the work, including one whose module makes `rmmod` hang forever (graded, not hung).
+//!
+//! (That every solution passes `check` and every skeleton builds and fails it is proven for
+//! all labs by vm_check.rs.)
+
+mod support;
+
+use std::path::Path;
+
+use support::{copy_template_task, replace_in, results, xtask};
+
+/// `(check name, passed)` of every rubric check in a submission's results.json.
+fn checks(v: &serde_json::Value) -> Vec<(String, bool)> {
+    v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let name = t["name"].as_str().unwrap();
+            let check = name.split(" — ").nth(1).unwrap_or(name).to_owned();
+            (check, t["score"].as_f64() == t["max_score"].as_f64())
+        })
+        .collect()
+}
+
+/// Grades `solution`, the skeleton and `partial` of `lab`; returns the partial submission's
+/// results after checking the other two.
+fn grade_three(dir: &Path, lab: &str) -> serde_json::Value {
+    let subs = dir.join("subs");
+    let skels = dir.join("skels");
+    let gen = xtask(&["--skels-dir", skels.to_str().unwrap(), "skels", lab]);
+    assert_eq!(gen.code, 0, "{}", gen.all());
+    let out = dir.join("out");
+    let run = xtask(&[
+        "grade",
+        "--lab",
+        lab,
+        "--jobs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+        subs.join("solution").to_str().unwrap(),
+        subs.join("partial").to_str().unwrap(),
+        skels.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all());
+
+    let solution = results(&out, "solution");
+    assert!(
+        solution["score"].as_f64().unwrap() > 0.0 && solution["score"] == solution["max_score"],
+        "{lab}: the reference solution gets full marks: {solution:#}"
+    );
+    let skeleton = results(&out, "skels");
+    assert_eq!(
+        skeleton["score"].as_f64(),
+        Some(0.0),
+        "{lab}: the skeleton gets nothing: {skeleton:#}"
+    );
+    results(&out, "partial")
+}
+
+fn assert_checks(lab: &str, v: &serde_json::Value, expected: &[(&str, bool)]) {
+    let got = checks(v);
+    let want: Vec<(String, bool)> = expected.iter().map(|(n, p)| (n.to_string(), *p)).collect();
+    assert_eq!(got, want, "{lab}: partial credit, check by check: {v:#}");
+}
+
+#[test]
+fn syscall_hook_grades_logging_without_refusing_as_partial_credit() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    copy_template_task(&subs.join("solution"), "syscall-hook", "1-2-unlink-hook");
+    // Task 1 done, task 2 not: every unlink is logged, none is refused.
+    let partial = copy_template_task(&subs.join("partial"), "syscall-hook", "1-2-unlink-hook");
+    replace_in(
+        &partial.join("unlink_hook.rs"),
+        "            return Action::Fail(EPERM);\n",
+        "",
+    );
+    let v = grade_three(dir.path(), "syscall-hook");
+    assert_checks(
+        "syscall-hook",
+        &v,
+        &[
+            ("every unlink is intercepted and logged", true),
+            ("intercepted unlinks still remove the files", true),
+            ("the protected name is refused with EPERM", false),
+            ("the refusal is logged", true),
+            ("nothing is intercepted after rmmod", false),
+        ],
+    );
+}
+
+#[test]
+fn netlink_kthread_grades_a_module_whose_rmmod_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    copy_template_task(&subs.join("solution"), "netlink-kthread", "1-3-echo");
+    // Task 2 undone: the thread blocked in recv_from is never woken, so rmmod waits in
+    // kthread_stop forever. Everything before rmmod still scores; the VM is not lost.
+    let partial = copy_template_task(&subs.join("partial"), "netlink-kthread", "1-3-echo");
+    replace_in(
+        &partial.join("echo.rs"),
+        "        let _ = self.sock.shutdown();\n",
+        "",
+    );
+    let v = grade_three(dir.path(), "netlink-kthread");
+    assert_checks(
+        "netlink-kthread",
+        &v,
+        &[
+            ("the klab_echo thread runs and serves 127.0.0.1:60002", true),
+            ("datagrams are echoed", true),
+            ("rmmod stops the thread promptly", false),
+            ("the thread logs its start and end", false),
+            ("generic netlink GET_STATS reports the counters", true),
+            ("the family is unregistered on rmmod", false),
+        ],
+    );
+    let output = v["tests"][0]["output"].as_str().unwrap();
+    assert!(
+        output.contains("still waiting after 5 s"),
+        "the hang is visible in the record: {output}"
+    );
+}
+
+#[test]
+fn ftp_client_grades_an_ascii_mode_client_as_partial_credit() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    copy_template_task(&subs.join("solution"), "ftp-client", "1-4-ftp-get");
+    // No TYPE I: the server sends in ASCII mode, line feeds become CR LF and the downloads
+    // differ from the served files; the rest of the protocol and the path checks still work.
+    let partial = copy_template_task(&subs.join("partial"), "ftp-client", "1-4-ftp-get");
+    replace_in(
+        &partial.join("ftp_get.rs"),
+        "    ctl.command(kernel::fmt!(\"TYPE I\"), 200)?;\n",
+        "",
+    );
+    let v = grade_three(dir.path(), "ftp-client");
+    assert_checks(
+        "ftp-client",
+        &v,
+        &[
+            (
+                "logs in (USER, PASS) and switches to binary (TYPE I)",
+                false,
+            ),
+            ("active mode: text file downloaded byte for byte", false),
+            ("active mode: binary file with all 256 byte values", false),
+            ("the length is logged (return = N)", false),
+            (
+                "server errors become errno values (550: ENOENT, existing file: EEXIST)",
+                true,
+            ),
+            ("passive mode (PASV)", false),
+            (
+                "local paths under /dev, /proc, /sys, relative or with dot components are refused",
+                true,
+            ),
+            ("a refused login is EACCES", true),
+        ],
+    );
+}
