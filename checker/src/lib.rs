@@ -10,6 +10,7 @@ pub mod cpio;
 pub mod kbuild;
 pub mod ktap;
 pub mod manifest;
+pub mod monitor;
 pub mod normalize;
 pub mod qemu;
 pub mod report;

@@ -39,6 +39,9 @@ pub struct VmImage {
     pub accel: Accel,
     /// Run the kernel's built-in KUnit tests (the Rust doctests) at boot; off normally.
     pub kunit: bool,
+    /// A raw disk image attached as a read-only virtio disk (`/dev/vda`): how the lab's files
+    /// reach a guest restored from a saved state, whose initramfs was loaded long ago.
+    pub lab_disk: Option<PathBuf>,
 }
 
 /// Where the guest's shell is.
@@ -46,7 +49,13 @@ pub struct VmImage {
 pub enum ShellPort {
     /// The harness: kernel console on stdout, the command shell on a second serial port
     /// behind a unix socket, so command output and kernel messages never interleave.
-    Harness { socket: PathBuf },
+    /// `monitor`: QEMU's human monitor on a unix socket (stop, migrate, cont). `incoming`:
+    /// a unix socket QEMU listens on for a saved guest state to resume instead of booting.
+    Harness {
+        socket: PathBuf,
+        monitor: Option<PathBuf>,
+        incoming: Option<PathBuf>,
+    },
     /// A person: one serial port on the terminal, shell and kernel messages together.
     Interactive,
 }
@@ -86,14 +95,31 @@ pub fn qemu_args(image: &VmImage, shell: &ShellPort) -> Vec<String> {
     args.extend(["-kernel".into(), image.kernel.display().to_string()]);
     args.extend(["-initrd".into(), image.initrd.display().to_string()]);
     args.extend(["-append".into(), kernel_cmdline(shell, image.kunit)]);
+    if let Some(disk) = &image.lab_disk {
+        args.extend([
+            "-drive".into(),
+            format!(
+                "file={},if=none,id=lab,format=raw,readonly=on",
+                qemu_opt_value(&disk.display().to_string())
+            ),
+            "-device".into(),
+            "virtio-blk-pci,drive=lab".into(),
+        ]);
+    }
     match shell {
-        ShellPort::Harness { socket } => {
-            args.extend([
-                "-monitor".into(),
-                "none".into(),
-                "-serial".into(),
-                "stdio".into(),
-            ]);
+        ShellPort::Harness {
+            socket,
+            monitor,
+            incoming,
+        } => {
+            let monitor = match monitor {
+                Some(path) => format!(
+                    "unix:{},server=on,wait=off",
+                    qemu_opt_value(&path.display().to_string())
+                ),
+                None => "none".into(),
+            };
+            args.extend(["-monitor".into(), monitor, "-serial".into(), "stdio".into()]);
             args.extend([
                 "-chardev".into(),
                 format!(
@@ -103,6 +129,9 @@ pub fn qemu_args(image: &VmImage, shell: &ShellPort) -> Vec<String> {
                 "-serial".into(),
                 "chardev:shell".into(),
             ]);
+            if let Some(path) = incoming {
+                args.extend(["-incoming".into(), format!("unix:{}", path.display())]);
+            }
         }
         ShellPort::Interactive => {
             // mon:stdio keeps QEMU's Ctrl-a escapes (Ctrl-a x quits, Ctrl-a c the monitor).
@@ -110,6 +139,11 @@ pub fn qemu_args(image: &VmImage, shell: &ShellPort) -> Vec<String> {
         }
     }
     args
+}
+
+/// A value inside a QEMU `key=value,...` option: commas are doubled.
+fn qemu_opt_value(value: &str) -> String {
+    value.replace(',', ",,")
 }
 
 /// What the KVM probe found.
@@ -201,6 +235,7 @@ mod tests {
             memory_mb: 256,
             accel: Accel::Tcg,
             kunit: false,
+            lab_disk: None,
         }
     }
 
@@ -210,6 +245,8 @@ mod tests {
             &image(),
             &ShellPort::Harness {
                 socket: "/run/x/shell.sock".into(),
+                monitor: None,
+                incoming: None,
             },
         );
         let line = args.join(" ");
@@ -219,6 +256,30 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("-accel tcg -cpu max"), "{line}");
+    }
+
+    #[test]
+    fn a_restored_guest_gets_its_monitor_state_socket_and_lab_disk() {
+        let mut image = image();
+        image.lab_disk = Some("/t/lab,1.img".into());
+        let args = qemu_args(
+            &image,
+            &ShellPort::Harness {
+                socket: "/run/x/shell.sock".into(),
+                monitor: Some("/run/x/monitor.sock".into()),
+                incoming: Some("/run/x/incoming.sock".into()),
+            },
+        );
+        let line = args.join(" ");
+        assert!(line.contains("-drive file=/t/lab,,1.img,if=none,id=lab,format=raw,readonly=on -device virtio-blk-pci,drive=lab"), "{line}");
+        assert!(
+            line.contains("-monitor unix:/run/x/monitor.sock,server=on,wait=off"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("-incoming unix:/run/x/incoming.sock"),
+            "{line}"
+        );
     }
 
     #[test]

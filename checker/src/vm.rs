@@ -15,6 +15,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use crate::console::{Fault, FaultKind, FaultWatch};
+use crate::monitor::Monitor;
 use crate::qemu::{qemu_args, ShellPort, VmImage};
 
 /// The line the guest prints on its command port once it is ready.
@@ -121,6 +122,9 @@ pub struct VmSession {
     alive: bool,
     /// Kernel console lines seen since the last [`VmSession::take_console`].
     console_lines: Vec<String>,
+    /// QEMU's human monitor socket (used to save and restore the guest's state).
+    monitor: PathBuf,
+    run_dir: PathBuf,
 }
 
 fn spawn_line_reader<R: std::io::Read + Send + 'static>(
@@ -161,12 +165,33 @@ fn spawn_line_reader<R: std::io::Read + Send + 'static>(
 }
 
 impl VmSession {
-    /// Starts QEMU and waits for the guest's ready line. `run_dir` holds the shell socket,
-    /// the console log and QEMU's stderr.
+    /// Starts QEMU and waits for the guest's ready line. `run_dir` holds the shell and
+    /// monitor sockets, the console log and QEMU's stderr.
     pub fn boot(
         image: &VmImage,
         run_dir: &Path,
         boot_timeout: Duration,
+    ) -> Result<VmSession, SessionError> {
+        Self::start(image, run_dir, boot_timeout, None)
+    }
+
+    /// Starts QEMU on a guest state saved by [`VmSession::save_state`] from the same image
+    /// (same kernel, initramfs, memory and devices) instead of booting: the guest resumes at
+    /// its shell prompt. Fails, like a boot, within `timeout`.
+    pub fn restore(
+        image: &VmImage,
+        state: &Path,
+        run_dir: &Path,
+        timeout: Duration,
+    ) -> Result<VmSession, SessionError> {
+        Self::start(image, run_dir, timeout, Some(state))
+    }
+
+    fn start(
+        image: &VmImage,
+        run_dir: &Path,
+        boot_timeout: Duration,
+        state: Option<&Path>,
     ) -> Result<VmSession, SessionError> {
         let io = |what: &str, e: std::io::Error| SessionError::Io(format!("{what}: {e}"));
         std::fs::create_dir_all(run_dir)
@@ -178,10 +203,17 @@ impl VmSession {
             .map_err(|e| io(&format!("creating {}", console_log.display()), e))?;
         let stderr_path = run_dir.join("qemu.stderr");
         let stderr = File::create(&stderr_path).map_err(|e| io("creating qemu.stderr", e))?;
+        let monitor = run_dir.join("monitor.sock");
+        let incoming = state.map(|_| run_dir.join("incoming.sock"));
+        for path in std::iter::once(&monitor).chain(incoming.as_ref()) {
+            let _ = std::fs::remove_file(path);
+        }
         let args = qemu_args(
             image,
             &ShellPort::Harness {
                 socket: socket.clone(),
+                monitor: Some(monitor.clone()),
+                incoming: incoming.clone(),
             },
         );
         let mut child = Command::new(&image.qemu)
@@ -244,9 +276,113 @@ impl VmSession {
             next_id: 1,
             alive: true,
             console_lines: Vec::new(),
+            monitor,
+            run_dir: run_dir.to_path_buf(),
         };
-        session.wait_for(boot_timeout, |line| line.contains(READY_LINE).then_some(()))?;
+        match (state, incoming) {
+            (Some(state), Some(incoming)) => {
+                if let Err(e) = session.resume(state, &incoming, boot_timeout) {
+                    session.kill();
+                    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+                    return Err(SessionError::Io(format!(
+                        "restoring the saved VM state {}: {e}{}",
+                        state.display(),
+                        match stderr.trim() {
+                            "" => String::new(),
+                            s => format!(" (QEMU: {s})"),
+                        }
+                    )));
+                }
+                // The command loop was waiting for a line when the state was saved.
+                session.run_checked("true", boot_timeout)?;
+            }
+            _ => {
+                session.wait_for(boot_timeout, |line| line.contains(READY_LINE).then_some(()))?;
+            }
+        }
         Ok(session)
+    }
+
+    /// Streams `state` into QEMU's incoming socket, waits until it is loaded, and resumes the
+    /// guest.
+    fn resume(&mut self, state: &Path, incoming: &Path, timeout: Duration) -> std::io::Result<()> {
+        let mut file = File::open(state)?;
+        let start = Instant::now();
+        let mut sink = loop {
+            match UnixStream::connect(incoming) {
+                Ok(s) => break s,
+                Err(e) if start.elapsed() > timeout => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        };
+        std::io::copy(&mut file, &mut sink)?;
+        drop(sink);
+        let mut monitor = Monitor::connect(&self.monitor, timeout)?;
+        // Saved while stopped, the guest arrives paused: wait for the load, then continue.
+        monitor.wait_status(|s| {
+            s == "paused" || s.starts_with("paused (postmigrate") || s == "running"
+        })?;
+        monitor.command("cont")?;
+        Ok(())
+    }
+
+    /// Saves the guest's state (at its shell prompt) to `out` for [`VmSession::restore`]:
+    /// the VM is stopped, migrated into the file through a unix socket, and killed.
+    pub fn save_state(&mut self, out: &Path, timeout: Duration) -> Result<(), SessionError> {
+        let io = |what: &str, e: std::io::Error| SessionError::Io(format!("{what}: {e}"));
+        let sock = self.run_dir.join("save.sock");
+        let _ = std::fs::remove_file(&sock);
+        let listener = std::os::unix::net::UnixListener::bind(&sock)
+            .map_err(|e| io(&format!("listening on {}", sock.display()), e))?;
+        let tmp = out.with_extension(format!("{}.tmp", std::process::id()));
+        let mut file =
+            File::create(&tmp).map_err(|e| io(&format!("creating {}", tmp.display()), e))?;
+        let copier = std::thread::spawn(move || -> std::io::Result<u64> {
+            let (mut conn, _) = listener.accept()?;
+            std::io::copy(&mut conn, &mut file)
+        });
+        let mut monitor = Monitor::connect(&self.monitor, timeout)
+            .map_err(|e| io("connecting to the QEMU monitor", e))?;
+        monitor
+            .command("stop")
+            .map_err(|e| io("stopping the VM", e))?;
+        let reply = monitor
+            .command(&format!("migrate -d unix:{}", sock.display()))
+            .map_err(|e| io("starting the migration", e))?;
+        if reply.to_lowercase().contains("error") {
+            self.kill();
+            return Err(SessionError::Io(format!(
+                "QEMU refused to save the VM: {}",
+                reply.trim()
+            )));
+        }
+        let copied = copier
+            .join()
+            .map_err(|_| SessionError::Io("the state copier panicked".into()))?
+            .map_err(|e| io("receiving the VM state", e))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let info = monitor
+                .command("info migrate")
+                .map_err(|e| io("info migrate", e))?;
+            if info.contains("Migration status: completed") {
+                break;
+            }
+            if info.contains("Migration status: failed") || Instant::now() > deadline {
+                self.kill();
+                return Err(SessionError::Io(format!(
+                    "saving the VM failed: {}",
+                    info.trim()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+        if copied == 0 {
+            return Err(SessionError::Io("QEMU sent an empty VM state".into()));
+        }
+        std::fs::rename(&tmp, out).map_err(|e| io(&format!("writing {}", out.display()), e))?;
+        Ok(())
     }
 
     /// The file the kernel console is written to.

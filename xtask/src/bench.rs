@@ -6,21 +6,47 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use checker::selection::{select, Selected};
-use checker::vm::VmSession;
 
 use crate::build::SourceRoot;
 use crate::check::{self, SnapshotMode};
 use crate::progress::secs;
 use crate::Ctx;
 
+/// How the measured VMs start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// A fresh boot per VM.
+    Cold,
+    /// Resumed from the saved guest, the lab's files loaded from the lab disk.
+    Fast,
+}
+
+impl Path {
+    fn name(self) -> &'static str {
+        match self {
+            Path::Cold => "boot",
+            Path::Fast => "resume",
+        }
+    }
+}
+
 struct Row {
     name: String,
+    path: Path,
     build: Duration,
     copy: Duration,
-    boot: Duration,
+    start: Duration,
     test: Duration,
     passed: usize,
     tasks: usize,
+}
+
+/// Whether the stage is emptied first (a cold build) or kept (an edit: kbuild rebuilds what
+/// changed, after the source was touched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Empty,
+    Edited,
 }
 
 fn measure(
@@ -28,31 +54,63 @@ fn measure(
     kernel: &crate::kernel::KernelTree,
     name: &str,
     selected: Vec<Selected>,
+    path: Path,
+    stage: Stage,
 ) -> Result<Row> {
     let source = SourceRoot {
         label: "bench".into(),
         dir: ctx.paths.templates.clone(),
     };
-    let _ = std::fs::remove_dir_all(ctx.paths.out.join("stage/bench"));
+    match stage {
+        Stage::Empty => {
+            let _ = std::fs::remove_dir_all(ctx.paths.out.join("stage/bench"));
+        }
+        Stage::Edited => {
+            // An editor's save: a new mtime on each module source of the selection.
+            for s in &selected {
+                let dir = source.dir.join(&s.lab.name).join(&s.task.name);
+                for module in &s.task.modules {
+                    for ext in ["rs", "c"] {
+                        let file = dir.join(format!("{module}.{ext}"));
+                        if file.is_file() {
+                            let f = std::fs::File::options().append(true).open(&file)?;
+                            f.set_modified(std::time::SystemTime::now())?;
+                        }
+                    }
+                }
+            }
+        }
+    }
     let t = Instant::now();
     let prepared = ctx.build_all(kernel, &source, selected)?;
     let build = t.elapsed();
     let t = Instant::now();
-    let initrd = ctx.copy(&source, &prepared)?;
+    let files = ctx.copy(&source, &prepared)?;
     let copy = t.elapsed();
-    let image = ctx.image(kernel, initrd);
-    let t = Instant::now();
+    let mut launch = ctx.launch(kernel, &files);
+    if path == Path::Cold {
+        launch.fast = None;
+    } else if launch.fast.is_none() {
+        anyhow::bail!("no saved guest to resume (see the warning above)");
+    }
     let run_dir = ctx.paths.out.join("runs/bench");
-    let mut vm = VmSession::boot(&image, &run_dir, check::BOOT_TIMEOUT)
+    let t = Instant::now();
+    let (mut vm, started) = launch
+        .start(&run_dir, check::BOOT_TIMEOUT)
         .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("booting the bench VM")?;
-    let boot = t.elapsed();
+        .context("starting the bench VM")?;
+    let start = t.elapsed();
+    if path == Path::Fast && started != crate::launch::Started::Restored {
+        anyhow::bail!("the saved guest could not be resumed (see the warning above)");
+    }
     let t = Instant::now();
     let mut passed = 0;
     for p in &prepared {
         if !vm.is_alive() {
-            vm = VmSession::boot(&image, &run_dir, check::BOOT_TIMEOUT)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            vm = launch
+                .start(&run_dir, check::BOOT_TIMEOUT)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .0;
         }
         if check::run_one(&mut vm, &p.sel, SnapshotMode::Compare).passed() {
             passed += 1;
@@ -62,17 +120,33 @@ fn measure(
     vm.shutdown();
     Ok(Row {
         name: name.to_owned(),
+        path,
         build,
         copy,
-        boot,
+        start,
         test,
         passed,
         tasks: prepared.len(),
     })
 }
 
-/// `bench --grade N`: grade N copies of a lab's reference solutions with 2 jobs.
+/// `bench --grade N`: grade N copies of a lab's reference solutions with 2 jobs, booting
+/// each VM and resuming the saved guest, one after the other.
 pub fn grading(ctx: &Ctx, lab: &str, copies: usize) -> Result<()> {
+    ctx.kernel()?;
+    let mut lines = Vec::new();
+    for path in [Path::Cold, Path::Fast] {
+        lines.push(grade_copies(ctx, lab, copies, path)?);
+    }
+    println!();
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Grades `copies` copies of `lab`'s solutions (2 jobs); one line of figures.
+fn grade_copies(ctx: &Ctx, lab: &str, copies: usize, path: Path) -> Result<String> {
     let lab = ctx.lab(lab)?;
     let scratch = ctx.paths.out.join("bench-grade");
     let _ = std::fs::remove_dir_all(&scratch);
@@ -92,8 +166,6 @@ pub fn grading(ctx: &Ctx, lab: &str, copies: usize) -> Result<()> {
         }
         submissions.push(dest);
     }
-    ctx.kernel()?;
-    let t = Instant::now();
     let opts = crate::grade::GradeOptions {
         lab: lab.name.clone(),
         submissions,
@@ -102,32 +174,44 @@ pub fn grading(ctx: &Ctx, lab: &str, copies: usize) -> Result<()> {
         shard: None,
         format: crate::grade::Format::Human,
     };
-    let all_full = crate::grade::run(ctx, opts)?;
+    // The grader reads KLAB_BOOT through `Ctx::launch`.
+    std::env::set_var(
+        "KLAB_BOOT",
+        if path == Path::Cold {
+            "cold"
+        } else {
+            "snapshot"
+        },
+    );
+    let t = Instant::now();
+    let all_full = crate::grade::run(ctx, opts);
+    std::env::remove_var("KLAB_BOOT");
+    let all_full = all_full?;
     let wall = t.elapsed();
-    println!();
-    println!("klab bench --grade {copies} ({}, jobs 2)", lab.name);
-    println!("  wall time:              {}", secs(wall));
-    println!(
-        "  submissions per minute: {:.1}",
-        copies as f64 * 60.0 / wall.as_secs_f64()
-    );
-    println!(
-        "  peak memory of one VM:  {:.0} MiB (QEMU resident set)",
-        checker::vm::peak_vm_rss_kb() as f64 / 1024.0
-    );
-    println!(
-        "  every copy graded:      {}",
+    Ok(format!(
+        "grading {copies} x {} ({:<6}, jobs 2): {:>7} wall, {:>5.1} submissions/min, every copy full marks: {}",
+        lab.name,
+        path.name(),
+        secs(wall),
+        copies as f64 * 60.0 / wall.as_secs_f64(),
         if all_full { "yes" } else { "no" }
-    );
-    Ok(())
+    ))
 }
 
+/// `bench`: one task (cold build, then an edit) and each whole lab, booted and resumed;
+/// then grading throughput both ways. Prints one table.
 pub fn run(ctx: &Ctx) -> Result<()> {
     let t = Instant::now();
     let kernel = ctx.kernel()?;
     let kernel_time = t.elapsed();
     let accel = crate::accel::resolve(&ctx.paths, &kernel);
     let labs = checker::manifest::discover(&ctx.paths.labs)?;
+
+    // The saved guest is made once (per kernel, base and QEMU); its cost is shown apart.
+    let t = Instant::now();
+    let state = saved_guest(ctx, &kernel)?;
+    let save_time = t.elapsed();
+
     let mut rows = Vec::new();
     let first = labs.first().and_then(|l| {
         l.manifest
@@ -136,21 +220,25 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             .map(|t| format!("{}/{}", l.name, t.name))
     });
     if let Some(task) = first {
-        rows.push(measure(
-            ctx,
-            &kernel,
-            &task,
-            select(&labs, std::slice::from_ref(&task), None)?,
-        )?);
+        for (label, stage) in [("(cold build)", Stage::Empty), ("(edit)", Stage::Edited)] {
+            for path in [Path::Cold, Path::Fast] {
+                let name = format!("{task} {label}");
+                let sel = select(&labs, std::slice::from_ref(&task), None)?;
+                rows.push(measure(ctx, &kernel, &name, sel, path, stage)?);
+            }
+        }
     }
     for lab in &labs {
-        rows.push(measure(
-            ctx,
-            &kernel,
-            &lab.name,
-            select(&labs, std::slice::from_ref(&lab.name), None)?,
-        )?);
+        for path in [Path::Cold, Path::Fast] {
+            let sel = select(&labs, std::slice::from_ref(&lab.name), None)?;
+            rows.push(measure(ctx, &kernel, &lab.name, sel, path, Stage::Empty)?);
+        }
     }
+    let mut grading = Vec::new();
+    for path in [Path::Cold, Path::Fast] {
+        grading.push(grade_copies(ctx, "networking", 6, path)?);
+    }
+
     println!();
     println!(
         "klab bench ({}, {} cores; kernel: {} to check the cache)",
@@ -159,28 +247,51 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         secs(kernel_time)
     );
     println!(
-        "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8}  passed",
-        "selection", "build", "copy", "boot", "test", "total"
+        "saved guest: {} ({:.1} MB), made once per kernel, base initramfs and QEMU",
+        secs(save_time),
+        std::fs::metadata(&state).map(|m| m.len()).unwrap_or(0) as f64 / 1e6
+    );
+    println!(
+        "{:<34} {:<7} {:>7} {:>7} {:>7} {:>7} {:>7}  passed",
+        "selection", "VM", "build", "copy", "start", "test", "total"
     );
     for r in &rows {
-        let total = r.build + r.copy + r.boot + r.test;
+        let total = r.build + r.copy + r.start + r.test;
         println!(
-            "{:<28} {:>8} {:>8} {:>8} {:>8} {:>8}  {}/{}",
+            "{:<34} {:<7} {:>7} {:>7} {:>7} {:>7} {:>7}  {}/{}",
             r.name,
+            r.path.name(),
             secs(r.build),
             secs(r.copy),
-            secs(r.boot),
+            secs(r.start),
             secs(r.test),
             secs(total),
             r.passed,
             r.tasks
         );
     }
+    for line in grading {
+        println!("{line}");
+    }
     println!(
         "peak memory of one VM: {:.0} MiB (QEMU resident set)",
         checker::vm::peak_vm_rss_kb() as f64 / 1024.0
     );
     Ok(())
+}
+
+/// Makes sure the saved guest exists (timing its creation when it did not).
+fn saved_guest(ctx: &Ctx, kernel: &crate::kernel::KernelTree) -> Result<std::path::PathBuf> {
+    let source = SourceRoot {
+        label: "bench".into(),
+        dir: ctx.paths.templates.clone(),
+    };
+    let files = ctx.copy(&source, &[])?;
+    let launch = ctx.launch(kernel, &files);
+    launch
+        .fast
+        .map(|f| f.state)
+        .context("no saved guest could be made (see the warning above)")
 }
 
 fn num_cpus() -> usize {

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use checker::manifest::Lab;
 use checker::normalize::Normalizer;
-use checker::qemu::VmImage;
 use checker::selection::Selected;
 use checker::snapshot::{self, Snapshot};
 use checker::verdict::{judge, Outcome, TaskRun, TaskVerdict};
 use checker::vm::{SessionError, VmSession};
 
 use crate::build::SourceRoot;
+use crate::launch::Launch;
 use crate::paths::Paths;
 use crate::progress::secs;
 
@@ -40,11 +40,13 @@ pub struct Prepared<'a> {
     pub built: crate::build::BuildOutcome,
 }
 
-/// Runs the built tasks in VMs booted from `image`, in order.
+/// Runs the built tasks in order, in VMs started by `launch` (restored from the saved guest
+/// or booted). A VM serves consecutive tasks until one faults or times out; the next task
+/// then gets a fresh VM, started from the same clean state.
 pub fn run_tasks(
     paths: &Paths,
     source: &SourceRoot,
-    image: &VmImage,
+    launch: &Launch,
     tasks: &[Prepared],
     mode: SnapshotMode,
     print: bool,
@@ -86,8 +88,8 @@ pub fn run_tasks(
         if session.as_ref().is_none_or(|s| !s.is_alive()) {
             vm_count += 1;
             let run_dir = runs_dir.join(format!("vm-{vm_count}"));
-            match VmSession::boot(image, &run_dir, BOOT_TIMEOUT) {
-                Ok(s) => session = Some(s),
+            match launch.start(&run_dir, BOOT_TIMEOUT) {
+                Ok((s, _)) => session = Some(s),
                 Err(e) => {
                     let verdict = TaskVerdict {
                         id,

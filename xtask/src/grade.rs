@@ -161,17 +161,19 @@ fn grade_one(
         std::slice::from_ref(&lab.name),
         None,
     )?;
+    // The process id keeps concurrent graders in one checkout (CI shards, a course's
+    // parallel jobs) out of each other's stages and images when submissions share names.
     let source = SourceRoot {
-        label: format!("grade-{name}"),
+        label: format!("grade-{}-{name}", std::process::id()),
         dir: src,
     };
     let prepared = ctx.build_all(kernel, &source, selected)?;
-    let initrd = ctx.copy(&source, &prepared)?;
-    let image = ctx.image(kernel, initrd);
+    let files = ctx.copy(&source, &prepared)?;
+    let launch = ctx.launch(kernel, &files);
     let verdicts = check::run_tasks(
         &ctx.paths,
         &source,
-        &image,
+        &launch,
         &prepared,
         SnapshotMode::Compare,
         false,
@@ -225,6 +227,7 @@ fn grade_one(
         ctx.paths.out.join("stage").join(&source.label),
         ctx.paths.out.join("runs").join(&source.label),
         ctx.paths.out.join(format!("initrd-{}.cpio", source.label)),
+        ctx.paths.out.join(format!("lab-{}.img", source.label)),
     ] {
         let _ = std::fs::remove_dir_all(&leftover).or_else(|_| std::fs::remove_file(&leftover));
     }

@@ -111,28 +111,79 @@ fn first_line(sh: &Shell, program: &str, arg: &str) -> String {
         .to_owned()
 }
 
-/// The cache folder for the current inputs.
-pub fn cache_dir(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<PathBuf> {
-    let mut inputs: Vec<Vec<u8>> = vec![format!("{}={}", spec.package, spec.version).into_bytes()];
+/// One input of the kernel cache key.
+#[derive(Debug, Clone)]
+pub struct KeyInput {
+    /// `source`, `kernel/lean.config`, `kernel/patches/NNNN-….patch`, `clang`, `rustc`, `bindgen`.
+    pub name: String,
+    /// The bytes hashed into the key.
+    pub bytes: Vec<u8>,
+    /// A file's contents (shown by its hash) rather than a line of text (shown as is).
+    pub is_file: bool,
+}
+
+/// Everything the cache key covers, in the order it is hashed.
+pub fn key_inputs(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<Vec<KeyInput>> {
+    let mut inputs = vec![KeyInput {
+        name: "source".to_owned(),
+        bytes: format!("{}={}", spec.package, spec.version).into_bytes(),
+        is_file: false,
+    }];
     for file in fragments(paths).into_iter().chain(patches(paths)?) {
-        inputs.push(std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?);
+        inputs.push(KeyInput {
+            name: paths.show(&file),
+            bytes: std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?,
+            is_file: true,
+        });
     }
     for (program, arg) in [
         ("clang", "--version"),
         ("rustc", "--version"),
         ("bindgen", "--version"),
     ] {
-        inputs.push(first_line(sh, program, arg).into_bytes());
+        inputs.push(KeyInput {
+            name: program.to_owned(),
+            bytes: first_line(sh, program, arg).into_bytes(),
+            is_file: false,
+        });
     }
-    let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
-    let short = spec.version.split('-').next().unwrap_or(&spec.version);
-    Ok(paths
-        .cache
-        .join("kernel")
-        .join(format!("{short}-{:016x}", fnv64(&refs))))
+    Ok(inputs)
 }
 
-const READY_STAMP: &str = ".klab-ready";
+/// The cache folder for the current inputs.
+pub fn cache_dir(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<PathBuf> {
+    Ok(cache_dir_for(paths, spec, &key_inputs(sh, paths, spec)?))
+}
+
+/// The cache folder for these inputs (from `key_inputs`).
+pub fn cache_dir_for(paths: &Paths, spec: &SourceSpec, inputs: &[KeyInput]) -> PathBuf {
+    let refs: Vec<&[u8]> = inputs.iter().map(|i| i.bytes.as_slice()).collect();
+    let short = spec.version.split('-').next().unwrap_or(&spec.version);
+    paths
+        .cache
+        .join("kernel")
+        .join(format!("{short}-{:016x}", fnv64(&refs)))
+}
+
+/// Written into the cache folder last: the tree beside it is complete.
+pub const READY_STAMP: &str = ".klab-ready";
+
+/// Whether the cache folder `dir` holds a complete, built tree.
+pub fn is_built(dir: &Path) -> bool {
+    dir.join(READY_STAMP).exists() && dir.join("linux/arch/x86/boot/bzImage").exists()
+}
+
+/// The lock that lets one klab process build (or import) the lab kernel while others wait.
+pub fn lock_cache(paths: &Paths) -> Result<std::fs::File> {
+    std::fs::create_dir_all(&paths.cache)
+        .with_context(|| format!("creating {}", paths.cache.display()))?;
+    let lock = std::fs::File::create(paths.cache.join("kernel.lock"))?;
+    if lock.try_lock().is_err() {
+        eprintln!("==> another klab process is building the lab kernel; waiting for it");
+        lock.lock()?;
+    }
+    Ok(lock)
+}
 
 /// The cached lab kernel, built first if needed.
 pub fn ensure(sh: &Shell, paths: &Paths, spec: &SourceSpec, jobs: usize) -> Result<KernelTree> {
@@ -141,17 +192,12 @@ pub fn ensure(sh: &Shell, paths: &Paths, spec: &SourceSpec, jobs: usize) -> Resu
         bzimage: dir.join("linux/arch/x86/boot/bzImage"),
         dir: dir.join("linux"),
     };
-    if dir.join(READY_STAMP).exists() && tree.bzimage.exists() {
+    if is_built(&dir) {
         return Ok(tree);
     }
     // Several klab processes (parallel tests, a grader) may want the kernel at once: one builds.
-    std::fs::create_dir_all(&paths.cache)?;
-    let lock = std::fs::File::create(paths.cache.join("kernel.lock"))?;
-    if lock.try_lock().is_err() {
-        eprintln!("==> another klab process is building the lab kernel; waiting for it");
-        lock.lock()?;
-    }
-    if dir.join(READY_STAMP).exists() && tree.bzimage.exists() {
+    let _lock = lock_cache(paths)?;
+    if is_built(&dir) {
         return Ok(tree);
     }
     build(sh, paths, spec, &dir, jobs)?;
@@ -377,11 +423,11 @@ pub fn info(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<()> {
     println!("patches:  {}", patches(paths)?.len());
     println!("cache:    {}", dir.display());
     let bzimage = dir.join("linux/arch/x86/boot/bzImage");
-    if dir.join(READY_STAMP).exists() && bzimage.exists() {
+    if is_built(&dir) {
         let size = std::fs::metadata(&bzimage)?.len();
         println!("state:    built (bzImage {:.1} MB)", size as f64 / 1e6);
     } else {
-        println!("state:    not built (any command builds it; or `cargo xtask kernel build`)");
+        println!("state:    not built (any command builds it; or `cargo xtask kernel build`, or `cargo xtask kernel import PACK`)");
     }
     let others: Vec<String> = std::fs::read_dir(paths.cache.join("kernel"))
         .map(|rd| {

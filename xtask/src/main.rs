@@ -7,14 +7,17 @@ mod build;
 mod check;
 mod grade;
 mod kernel;
+mod kernel_pack;
+mod launch;
 mod paths;
 mod progress;
 mod rootfs;
 mod setup;
 mod skels_cmd;
 mod stress;
+mod watch;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -22,6 +25,7 @@ use checker::manifest::{self, Lab};
 use checker::qemu::{qemu_args, ShellPort, VmImage};
 use checker::selection::{select, Selected};
 use clap::{Parser, Subcommand};
+use launch::{Launch, Restore};
 use xshell::{cmd, Shell};
 
 use crate::build::SourceRoot;
@@ -105,6 +109,9 @@ enum Command {
         /// Check the reference solutions (templates/) instead of skels/.
         #[arg(long)]
         solution: bool,
+        /// Keep running: check again each task whose files change (Ctrl-C to stop).
+        #[arg(long)]
+        watch: bool,
     },
     /// Load and unload each task's modules many times in one VM (its stress.sh); check for leaks.
     Stress {
@@ -167,6 +174,18 @@ enum KernelAction {
     Clean,
     /// Boot with KUnit on and report the kernel's Rust doctests (KTAP on the console).
     Doctests,
+    /// Write the built lab kernel (what module builds need, and the bzImage) to a .tar.gz.
+    Export {
+        /// The pack to write, e.g. klab-kernel.tar.gz.
+        file: PathBuf,
+    },
+    /// Install a pack from `kernel export` into the cache instead of building (same inputs only).
+    Import {
+        file: PathBuf,
+        /// Replace a kernel already cached for this key.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// What every command shares.
@@ -282,6 +301,7 @@ impl Ctx {
                 let _ = std::fs::remove_dir_all(entry.path());
                 let _ = std::fs::remove_dir_all(self.paths.out.join("runs").join(&label));
                 let _ = std::fs::remove_file(self.paths.out.join(format!("initrd-{label}.cpio")));
+                let _ = std::fs::remove_file(self.paths.out.join(format!("lab-{label}.img")));
             }
         }
     }
@@ -347,8 +367,9 @@ impl Ctx {
         Ok(out)
     }
 
-    /// Writes the guest image holding the tasks that built.
-    pub fn copy(&self, source: &SourceRoot, prepared: &[Prepared]) -> Result<PathBuf> {
+    /// Writes the guest's files for the tasks that built: the initramfs that boots with them,
+    /// and the lab disk a restored guest loads them from.
+    pub fn copy(&self, source: &SourceRoot, prepared: &[Prepared]) -> Result<GuestFiles> {
         let step = Step::start("writing the guest root (cpio initramfs)");
         let base = {
             let mut cached = self.base_archive.lock().unwrap_or_else(|e| e.into_inner());
@@ -369,13 +390,19 @@ impl Ctx {
             .collect();
         let lab = rootfs::lab_archive(&built)?;
         let initrd = rootfs::write_initrd(&self.paths, &source.label, &base, &lab)?;
+        let base_initrd = rootfs::write_base_initrd(&self.paths, &base)?;
+        let lab_disk = rootfs::write_lab_disk(&self.paths, &source.label, &lab)?;
         step.tick(&format!(
             "{} ({:.1} MB)",
             self.paths.show(&initrd),
             (base.len() + lab.len()) as f64 / 1e6
         ));
         step.done();
-        Ok(initrd)
+        Ok(GuestFiles {
+            initrd,
+            base_initrd,
+            lab_disk,
+        })
     }
 
     pub fn image(&self, kernel: &KernelTree, initrd: PathBuf) -> VmImage {
@@ -386,17 +413,56 @@ impl Ctx {
             memory_mb: 256,
             accel: accel::resolve(&self.paths, kernel),
             kunit: false,
+            lab_disk: None,
+        }
+    }
+
+    /// How this run's VMs start: restored from the saved guest (made on first use) unless
+    /// `KLAB_BOOT=cold` or the lab does not fit the disk; booted otherwise.
+    pub fn launch(&self, kernel: &KernelTree, files: &GuestFiles) -> Launch {
+        let cold = self.image(kernel, files.initrd.clone());
+        let fast = match (&files.lab_disk, launch::fast_path_wanted()) {
+            (Some(disk), true) => self.restore_for(kernel, files, disk),
+            _ => None,
+        };
+        Launch { cold, fast }
+    }
+
+    fn restore_for(&self, kernel: &KernelTree, files: &GuestFiles, disk: &Path) -> Option<Restore> {
+        let saved = (|| -> Result<Restore> {
+            let mut base = self.image(kernel, files.base_initrd.clone());
+            base.lab_disk = Some(rootfs::empty_lab_disk(&self.paths)?);
+            let state = launch::saved_state(&self.paths, &base, check::BOOT_TIMEOUT)?;
+            base.lab_disk = Some(disk.to_path_buf());
+            Ok(Restore { image: base, state })
+        })();
+        match saved {
+            Ok(restore) => Some(restore),
+            Err(e) => {
+                eprintln!("warning: no saved VM to resume ({e:#}); booting instead");
+                None
+            }
         }
     }
 }
 
-/// build → copy: the selected tasks built and the image that boots them.
+/// What `copy` wrote for a run.
+pub struct GuestFiles {
+    /// Base and lab files: what a booted VM starts from.
+    pub initrd: PathBuf,
+    /// The base alone: what the saved guest booted from.
+    pub base_initrd: PathBuf,
+    /// The lab files on a disk for a restored guest (`None`: too big, boot instead).
+    pub lab_disk: Option<PathBuf>,
+}
+
+/// build → copy: the selected tasks built and how to start their VMs.
 fn build_and_copy<'a>(
     ctx: &'a Ctx,
     sel: &Sel,
     solution: bool,
     label_prefix: Option<&str>,
-) -> Result<(SourceRoot, Vec<Prepared<'a>>, VmImage)> {
+) -> Result<(SourceRoot, Vec<Prepared<'a>>, Launch)> {
     let selected = ctx.select(sel)?;
     let kernel = ctx.kernel()?;
     let source = ctx.source(solution);
@@ -409,19 +475,31 @@ fn build_and_copy<'a>(
         None => source,
     };
     let prepared = ctx.build_all(&kernel, &source, selected)?;
-    let initrd = ctx.copy(&source, &prepared)?;
-    let image = ctx.image(&kernel, initrd);
-    Ok((source, prepared, image))
+    let files = ctx.copy(&source, &prepared)?;
+    // A person's VM boots (a saved guest has no console shell).
+    let launch = match label_prefix {
+        Some(_) => Launch {
+            cold: ctx.image(&kernel, files.initrd.clone()),
+            fast: None,
+        },
+        None => ctx.launch(&kernel, &files),
+    };
+    Ok((source, prepared, launch))
 }
 
 fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<bool> {
-    let (source, prepared, image) = build_and_copy(ctx, sel, solution, None)?;
+    let (source, prepared, launch) = build_and_copy(ctx, sel, solution, None)?;
     let step = Step::start(format!(
-        "running {} task(s) in the VM ({})",
+        "running {} task(s) in the VM ({}, {})",
         prepared.len(),
-        image.accel.name()
+        launch.cold.accel.name(),
+        if launch.fast.is_some() {
+            "resumed from the saved guest"
+        } else {
+            "booted"
+        }
     ));
-    let verdicts = check::run_tasks(&ctx.paths, &source, &image, &prepared, mode, true)?;
+    let verdicts = check::run_tasks(&ctx.paths, &source, &launch, &prepared, mode, true)?;
     step.done();
     let what = if mode == SnapshotMode::Accept {
         "bless"
@@ -435,8 +513,50 @@ fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<boo
     Ok(ok)
 }
 
+/// `check --watch`: check the selection, then each task again whenever its folder changes.
+fn check_watch(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<bool> {
+    let source = ctx.source(solution);
+    let folders: Vec<(String, PathBuf)> = ctx
+        .select(sel)?
+        .iter()
+        .map(|s| (s.id(), source.dir.join(&s.lab.name).join(&s.task.name)))
+        .collect();
+    let mut state = watch::snapshot(&folders);
+    let mut ids: Vec<String> = folders.iter().map(|(id, _)| id.clone()).collect();
+    loop {
+        // A failed build or check is a result to show, not a reason to stop watching.
+        if let Err(e) = check(ctx, &Sel { select: ids }, solution, mode) {
+            eprintln!("error: {e:#}");
+        }
+        println!(
+            "\nwatching {} task folder(s) under {} for changes; Ctrl-C to stop",
+            folders.len(),
+            ctx.paths.show(&source.dir)
+        );
+        ids = loop {
+            std::thread::sleep(watch::POLL);
+            if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(true);
+            }
+            let now = watch::snapshot(&folders);
+            let changed: Vec<String> = watch::changed(&state, &now)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            if !changed.is_empty() {
+                // Let an editor finish writing (several files, or write-then-rename).
+                std::thread::sleep(watch::POLL);
+                state = watch::snapshot(&folders);
+                println!("\n==> changed: {}", changed.join(", "));
+                break changed;
+            }
+        };
+    }
+}
+
 fn boot(ctx: &Ctx, sel: &Sel, solution: bool, interactive: bool) -> Result<bool> {
-    let (_, _, image) = build_and_copy(ctx, sel, solution, Some("boot"))?;
+    let (_, _, launch) = build_and_copy(ctx, sel, solution, Some("boot"))?;
+    let image = launch.cold;
     if interactive {
         eprintln!("==> booting ({}); in the guest: cd /lab/<lab>/<task>; leave with `poweroff` or Ctrl-a x", image.accel.name());
         let args = qemu_args(&image, &ShellPort::Interactive);
@@ -480,8 +600,8 @@ fn doctests(ctx: &Ctx) -> Result<bool> {
         label: "doctests".into(),
         dir: ctx.paths.templates.clone(),
     };
-    let initrd = ctx.copy(&source, &[])?;
-    let mut image = ctx.image(&kernel, initrd);
+    let files = ctx.copy(&source, &[])?;
+    let mut image = ctx.image(&kernel, files.initrd);
     image.kunit = true;
     let step = Step::start("booting with KUnit on (the kernel crate's doctests run at boot)");
     let run_dir = ctx.paths.out.join("runs/doctests");
@@ -544,6 +664,14 @@ fn run(cli: Cli) -> Result<bool> {
             KernelAction::Info => kernel::info(&ctx.sh, &ctx.paths, &ctx.spec)?,
             KernelAction::Clean => kernel::clean(&ctx.paths)?,
             KernelAction::Doctests => return doctests(&ctx),
+            KernelAction::Export { file } => {
+                ctx.tools()?;
+                kernel_pack::export(&ctx.sh, &ctx.paths, &ctx.spec, file)?;
+            }
+            KernelAction::Import { file, force } => {
+                ctx.tools()?;
+                kernel_pack::import(&ctx.sh, &ctx.paths, &ctx.spec, file, *force)?;
+            }
         },
         Command::Skels { sel, todo, force } => {
             let selected = ctx.select(sel)?;
@@ -570,12 +698,19 @@ fn run(cli: Cli) -> Result<bool> {
             solution,
             interactive,
         } => return boot(&ctx, sel, *solution, *interactive),
-        Command::Check { sel, solution } => {
+        Command::Check {
+            sel,
+            solution,
+            watch,
+        } => {
             let mode = if *solution {
                 SnapshotMode::ComparePending
             } else {
                 SnapshotMode::Compare
             };
+            if *watch {
+                return check_watch(&ctx, sel, *solution, mode);
+            }
             return check(&ctx, sel, *solution, mode);
         }
         Command::Stress {

@@ -141,3 +141,50 @@ pub fn write_initrd(paths: &Paths, label: &str, base: &[u8], lab: &[u8]) -> Resu
     }
     Ok(path)
 }
+
+/// Size of the lab disk (a sparse file): a restored guest's virtio disk must keep the size
+/// the saved guest saw at boot.
+pub const LAB_DISK_BYTES: u64 = 64 << 20;
+
+/// Writes `bytes` to `path` atomically, padded with zeros (a sparse tail) to `len`.
+fn write_padded(path: &Path, bytes: &[u8], len: u64) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file =
+        std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.set_len(len)?;
+    drop(file);
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// `target/klab/initrd-base.cpio`: the base alone, which the saved guest booted from.
+pub fn write_base_initrd(paths: &Paths, base: &[u8]) -> Result<PathBuf> {
+    std::fs::create_dir_all(&paths.out)?;
+    let path = paths.out.join("initrd-base.cpio");
+    if std::fs::read(&path).ok().as_deref() != Some(base) {
+        write_padded(&path, base, base.len() as u64)?;
+    }
+    Ok(path)
+}
+
+/// `target/klab/lab-<label>.img`: the lab archive on a fixed-size disk for a restored guest
+/// (`klab-load-lab` unpacks it); `None` if it does not fit (such labs boot instead).
+pub fn write_lab_disk(paths: &Paths, label: &str, lab: &[u8]) -> Result<Option<PathBuf>> {
+    if lab.len() as u64 > LAB_DISK_BYTES {
+        return Ok(None);
+    }
+    let path = paths.out.join(format!("lab-{label}.img"));
+    write_padded(&path, lab, LAB_DISK_BYTES)?;
+    Ok(Some(path))
+}
+
+/// `target/klab/lab-empty.img`: the placeholder disk the saved guest boots with.
+pub fn empty_lab_disk(paths: &Paths) -> Result<PathBuf> {
+    std::fs::create_dir_all(&paths.out)?;
+    let path = paths.out.join("lab-empty.img");
+    if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(LAB_DISK_BYTES) {
+        write_padded(&path, &[], LAB_DISK_BYTES)?;
+    }
+    Ok(path)
+}

@@ -27,6 +27,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("libelf-dev", "/usr/include/libelf.h"),
     ("libssl-dev", "/usr/include/openssl/ssl.h"),
     ("xz-utils", "xz"),
+    ("lz4", "lz4"),
     ("patch", "patch"),
     ("musl-tools", "musl-gcc"),
     ("cpio", "cpio"),

@@ -64,8 +64,8 @@ pub fn run(ctx: &Ctx, sel: &crate::Sel, solution: bool, cycles: u32) -> Result<b
             built: Ok(built),
         });
     }
-    let initrd = ctx.copy(&source, &with_scripts)?;
-    let image = ctx.image(&kernel, initrd);
+    let files = ctx.copy(&source, &with_scripts)?;
+    let image = ctx.image(&kernel, files.initrd);
     let run_dir = ctx.paths.out.join("runs/stress");
     let mut vm = VmSession::boot(&image, &run_dir, check::BOOT_TIMEOUT)
         .map_err(|e| anyhow::anyhow!("{e}"))

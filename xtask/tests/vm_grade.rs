@@ -293,7 +293,7 @@ fn ctrl_c_kills_the_vms_and_keeps_partial_results_marked_incomplete() {
             .unwrap();
         String::from_utf8_lossy(&ps.stdout)
             .lines()
-            .filter(|l| l.contains("qemu-system") && l.contains("initrd-grade-ctrlc"))
+            .filter(|l| l.contains("qemu-system") && l.contains("-ctrlc/vm-"))
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
@@ -406,10 +406,21 @@ fn a_kernel_panic_and_an_unremovable_module_cost_only_their_own_task() {
             .contains("could not be unloaded"),
         "the stuck module is reported: {udp_task:#}"
     );
+    let out_dir = support::repo().join("target/klab");
+    let left: Vec<String> = ["stage", "runs"]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_dir(out_dir.join(d))
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .chain(std::fs::read_dir(&out_dir).into_iter().flatten().flatten())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("grade-") && n.contains("-kfaults"))
+        .collect();
     assert!(
-        !support::repo()
-            .join("target/klab/stage/grade-kfaults")
-            .exists(),
-        "per-submission build files are cleaned up"
+        left.is_empty(),
+        "per-submission build files are cleaned up: {left:?}"
     );
 }

@@ -26,9 +26,14 @@ fn checks(v: &serde_json::Value) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// One grading run at a time: each already runs two VMs, and the guest scripts' waits (a
+/// few seconds for rmmod, for an echo) are meant for a machine that is not overloaded.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Grades `solution`, the skeleton and `partial` of `lab`; returns the partial submission's
 /// results after checking the other two.
 fn grade_three(dir: &Path, lab: &str) -> serde_json::Value {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let subs = dir.join("subs");
     let skels = dir.join("skels");
     let gen = xtask(&["--skels-dir", skels.to_str().unwrap(), "skels", lab]);
@@ -86,7 +91,6 @@ fn syscall_hook_grades_logging_without_refusing_as_partial_credit() {
         &v,
         &[
             ("every unlink is intercepted and logged", true),
-            ("intercepted unlinks still remove the files", true),
             ("the protected name is refused with EPERM", false),
             ("the refusal is logged", true),
             ("nothing is intercepted after rmmod", false),

@@ -47,12 +47,19 @@ impl Run {
     }
 }
 
-/// Runs the xtask binary with `args`; `LABS` is cleared so the caller's environment cannot
-/// change the selection.
+/// Runs the xtask binary with `args`; `LABS` and `KLAB_BOOT` are cleared so the caller's
+/// environment cannot change the selection or how VMs start.
 pub fn xtask(args: &[&str]) -> Run {
+    xtask_env(args, &[])
+}
+
+/// [`xtask`] with extra environment variables.
+pub fn xtask_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
         .env_remove("LABS")
+        .env_remove("KLAB_BOOT")
+        .envs(env.iter().copied())
         .current_dir(repo())
         .output()
         .expect("running xtask");
