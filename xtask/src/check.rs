@@ -43,6 +43,8 @@ pub struct Prepared<'a> {
 /// Runs the built tasks in order, in VMs started by `launch` (restored from the saved guest
 /// or booted). A VM serves consecutive tasks until one faults or times out; the next task
 /// then gets a fresh VM, started from the same clean state.
+///
+/// `first`: a VM already started for this run (in `runs/<label>/vm-1`), used first.
 pub fn run_tasks(
     paths: &Paths,
     source: &SourceRoot,
@@ -50,6 +52,7 @@ pub fn run_tasks(
     tasks: &[Prepared],
     mode: SnapshotMode,
     print: bool,
+    first: Option<VmSession>,
 ) -> Result<Vec<TaskVerdict>> {
     let report = |paths: &Paths, v: &TaskVerdict| {
         if print {
@@ -57,10 +60,12 @@ pub fn run_tasks(
         }
     };
     let runs_dir = paths.out.join("runs").join(&source.label);
-    let _ = std::fs::remove_dir_all(&runs_dir);
+    if first.is_none() {
+        let _ = std::fs::remove_dir_all(&runs_dir);
+    }
     let mut verdicts = Vec::new();
-    let mut session: Option<VmSession> = None;
-    let mut vm_count = 0;
+    let mut vm_count = usize::from(first.is_some());
+    let mut session: Option<VmSession> = first;
     for prepared in tasks {
         let id = prepared.sel.id();
         let start = Instant::now();

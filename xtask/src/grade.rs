@@ -177,6 +177,7 @@ fn grade_one(
         &prepared,
         SnapshotMode::Compare,
         false,
+        None,
     )?;
     let mut tasks = Vec::new();
     for (prepared, verdict) in prepared.iter().zip(&verdicts) {

@@ -85,6 +85,34 @@ impl Launch {
     }
 }
 
+/// A VM being resumed in the background while the run's tasks build (its lab disk is written
+/// when they are done).
+pub struct Early(std::thread::JoinHandle<Result<VmSession, SessionError>>);
+
+impl Early {
+    pub fn start(fast: Restore, run_dir: PathBuf, timeout: Duration) -> Early {
+        Early(std::thread::spawn(move || {
+            VmSession::restore(&fast.image, &fast.state, &run_dir, timeout)
+        }))
+    }
+
+    /// Waits for the VM and stops it (the run failed before it could use it).
+    pub fn cancel(self) {
+        if let Ok(Ok(vm)) = self.0.join() {
+            vm.shutdown();
+        }
+    }
+
+    /// The resumed VM with the lab's files loaded (call once the lab disk is written), or
+    /// `None`: the caller then starts VMs the usual way.
+    pub fn finish(self) -> Option<VmSession> {
+        let mut vm = self.0.join().ok()?.ok()?;
+        vm.run_checked("klab-load-lab", Duration::from_secs(15))
+            .ok()?;
+        Some(vm)
+    }
+}
+
 fn restore(fast: &Restore, run_dir: &Path, timeout: Duration) -> Result<VmSession, SessionError> {
     let mut vm = VmSession::restore(&fast.image, &fast.state, run_dir, timeout)?;
     vm.run_checked("klab-load-lab", Duration::from_secs(15))?;

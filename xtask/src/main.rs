@@ -371,19 +371,7 @@ impl Ctx {
     /// and the lab disk a restored guest loads them from.
     pub fn copy(&self, source: &SourceRoot, prepared: &[Prepared]) -> Result<GuestFiles> {
         let step = Step::start("writing the guest root (cpio initramfs)");
-        let base = {
-            let mut cached = self.base_archive.lock().unwrap_or_else(|e| e.into_inner());
-            match cached.as_ref() {
-                Some(base) => base.clone(),
-                None => {
-                    let tools = rootfs::guest_tools(&self.sh, &self.paths)?;
-                    let base =
-                        std::sync::Arc::new(rootfs::base_archive(&self.sh, &self.paths, &tools)?);
-                    *cached = Some(base.clone());
-                    base
-                }
-            }
-        };
+        let base = self.base()?;
         let built: Vec<(String, &build::BuiltTask)> = prepared
             .iter()
             .filter_map(|p| p.built.as_ref().ok().map(|b| (p.sel.id(), b)))
@@ -403,6 +391,49 @@ impl Ctx {
             base_initrd,
             lab_disk,
         })
+    }
+
+    /// The base archive (busybox, rootfs/, guest tools), built on first use.
+    fn base(&self) -> Result<std::sync::Arc<Vec<u8>>> {
+        let mut cached = self.base_archive.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(base) = cached.as_ref() {
+            return Ok(base.clone());
+        }
+        let tools = rootfs::guest_tools(&self.sh, &self.paths)?;
+        let base = std::sync::Arc::new(rootfs::base_archive(&self.sh, &self.paths, &tools)?);
+        *cached = Some(base.clone());
+        Ok(base)
+    }
+
+    /// Starts resuming the saved guest for `source`'s run now, so that it is ready when the
+    /// tasks are built (the lab disk is written after the build). `None` if the fast path is
+    /// off or unavailable; the run then starts its VMs the usual way.
+    pub fn resume_early(&self, kernel: &KernelTree, source: &SourceRoot) -> Option<launch::Early> {
+        if !launch::fast_path_wanted() {
+            return None;
+        }
+        let disk = rootfs::lab_disk_path(&self.paths, &source.label);
+        let files = (|| -> Result<GuestFiles> {
+            let base_initrd = rootfs::write_base_initrd(&self.paths, &self.base()?)?;
+            // The disk must exist, at its size, when QEMU opens it.
+            if std::fs::metadata(&disk).map(|m| m.len()).ok() != Some(rootfs::LAB_DISK_BYTES) {
+                rootfs::write_lab_disk(&self.paths, &source.label, &[])?;
+            }
+            Ok(GuestFiles {
+                initrd: base_initrd.clone(),
+                base_initrd,
+                lab_disk: Some(disk.clone()),
+            })
+        })()
+        .ok()?;
+        let fast = self.restore_for(kernel, &files, &disk)?;
+        let runs_dir = self.paths.out.join("runs").join(&source.label);
+        let _ = std::fs::remove_dir_all(&runs_dir);
+        Some(launch::Early::start(
+            fast,
+            runs_dir.join("vm-1"),
+            check::BOOT_TIMEOUT,
+        ))
     }
 
     pub fn image(&self, kernel: &KernelTree, initrd: PathBuf) -> VmImage {
@@ -488,7 +519,25 @@ fn build_and_copy<'a>(
 }
 
 fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<bool> {
-    let (source, prepared, launch) = build_and_copy(ctx, sel, solution, None)?;
+    let selected = ctx.select(sel)?;
+    let kernel = ctx.kernel()?;
+    let source = ctx.source(solution);
+    // The first VM resumes while the tasks build: the two overlap.
+    let early = ctx.resume_early(&kernel, &source);
+    let built = ctx
+        .build_all(&kernel, &source, selected)
+        .and_then(|prepared| Ok((ctx.copy(&source, &prepared)?, prepared)));
+    let (files, prepared) = match built {
+        Ok(built) => built,
+        Err(e) => {
+            if let Some(early) = early {
+                early.cancel();
+            }
+            return Err(e);
+        }
+    };
+    let launch = ctx.launch(&kernel, &files);
+    let first = early.and_then(launch::Early::finish);
     let step = Step::start(format!(
         "running {} task(s) in the VM ({}, {})",
         prepared.len(),
@@ -499,7 +548,7 @@ fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<boo
             "booted"
         }
     ));
-    let verdicts = check::run_tasks(&ctx.paths, &source, &launch, &prepared, mode, true)?;
+    let verdicts = check::run_tasks(&ctx.paths, &source, &launch, &prepared, mode, true, first)?;
     step.done();
     let what = if mode == SnapshotMode::Accept {
         "bless"

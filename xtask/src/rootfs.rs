@@ -135,9 +135,7 @@ pub fn write_initrd(paths: &Paths, label: &str, base: &[u8], lab: &[u8]) -> Resu
     bytes.extend_from_slice(base);
     bytes.extend_from_slice(lab);
     if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)?;
+        write_padded(&path, &bytes, bytes.len() as u64)?;
     }
     Ok(path)
 }
@@ -148,7 +146,10 @@ pub const LAB_DISK_BYTES: u64 = 64 << 20;
 
 /// Writes `bytes` to `path` atomically, padded with zeros (a sparse tail) to `len`.
 fn write_padded(path: &Path, bytes: &[u8], len: u64) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+    // Several klab processes (parallel tests, CI jobs) may write the same shared file.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("{}-{n}.tmp", std::process::id()));
     let mut file =
         std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
     std::io::Write::write_all(&mut file, bytes)?;
@@ -168,14 +169,29 @@ pub fn write_base_initrd(paths: &Paths, base: &[u8]) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Where the lab disk of `label` is.
+pub fn lab_disk_path(paths: &Paths, label: &str) -> PathBuf {
+    paths.out.join(format!("lab-{label}.img"))
+}
+
 /// `target/klab/lab-<label>.img`: the lab archive on a fixed-size disk for a restored guest
 /// (`klab-load-lab` unpacks it); `None` if it does not fit (such labs boot instead).
+///
+/// Written in place, not replaced: a VM resumed before the build finished already has the
+/// file open, and reads what is written here when the guest loads the lab.
 pub fn write_lab_disk(paths: &Paths, label: &str, lab: &[u8]) -> Result<Option<PathBuf>> {
     if lab.len() as u64 > LAB_DISK_BYTES {
         return Ok(None);
     }
-    let path = paths.out.join(format!("lab-{label}.img"));
-    write_padded(&path, lab, LAB_DISK_BYTES)?;
+    let path = lab_disk_path(paths, label);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    std::io::Write::write_all(&mut file, lab)?;
+    file.set_len(LAB_DISK_BYTES)?;
     Ok(Some(path))
 }
 

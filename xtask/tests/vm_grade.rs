@@ -293,7 +293,7 @@ fn ctrl_c_kills_the_vms_and_keeps_partial_results_marked_incomplete() {
             .unwrap();
         String::from_utf8_lossy(&ps.stdout)
             .lines()
-            .filter(|l| l.contains("qemu-system") && l.contains("-ctrlc/vm-"))
+            .filter(|l| l.contains("qemu-system") && l.contains("-ctrlc"))
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };

@@ -101,7 +101,7 @@ impl kernel::Module for Echo {
             GFP_KERNEL,
         )?;
 
-        // TODO 3/4: register the generic netlink family (KBox::pin_init of Registration::register); before the thread starts, so that a failure here has no thread to stop
+        // TODO 3/4: register the generic netlink family (KBox::pin_init of Registration::register), before the thread starts, so that a failure here has no thread to stop
         let family = KBox::pin_init(
             Registration::register(module, StatsFamily { stats: stats.clone() }),
             GFP_KERNEL,
@@ -129,7 +129,7 @@ impl kernel::Module for Echo {
 
 impl Drop for Echo {
     fn drop(&mut self) {
-        // TODO 2/6: stop the thread: it is blocked in recv_from, which kthread_stop alone does not interrupt; shut the socket down first, then stop it (Thread::stop waits for it)
+        // TODO 2/6: stop the thread cleanly: shut the socket down first (its blocked recv_from then returns ESHUTDOWN; kthread_stop alone would interrupt it with an error), then stop it (Thread::stop waits)
         let _ = self.sock.shutdown();
         if let Some(thread) = self.thread.take() {
             if let Err(e) = thread.stop() {
