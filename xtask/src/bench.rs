@@ -256,12 +256,18 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let (boot_to_prompt, resume_to_prompt) = start_to_prompt(ctx, &kernel)?;
 
     let mut rows = Vec::new();
-    let first = labs.first().and_then(|l| {
-        l.manifest
-            .tasks
-            .first()
-            .map(|t| format!("{}/{}", l.name, t.name))
-    });
+    // The one-task rows: the intro lab's first task (the smallest edit-check loop), else the
+    // first task there is.
+    let first = labs
+        .iter()
+        .find(|l| l.name == "intro")
+        .or(labs.first())
+        .and_then(|l| {
+            l.manifest
+                .tasks
+                .first()
+                .map(|t| format!("{}/{}", l.name, t.name))
+        });
     if let Some(task) = first {
         for (label, stage) in [("(cold build)", Stage::Empty), ("(edit)", Stage::Edited)] {
             for path in [Path::Cold, Path::Fast] {

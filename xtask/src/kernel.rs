@@ -350,7 +350,7 @@ fn build(sh: &Shell, paths: &Paths, spec: &SourceSpec, dir: &Path, jobs: usize) 
 
     let log_path = dir.join("build.log");
     let step = Step::start(format!(
-        "building the lab kernel with {jobs} jobs (4-5 min on 2 cores; log: {})",
+        "building the lab kernel with {jobs} jobs (5-20 min on 2 cores, longer while other work runs; log: {})",
         log_path.display()
     ));
     run_logged(sh, &tree, &log_path, jobs, &step)?;
