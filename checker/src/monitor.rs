@@ -20,14 +20,7 @@ impl Monitor {
     /// Connects to the monitor socket (retrying until `timeout`, while QEMU starts) and
     /// reads the banner.
     pub fn connect(socket: &Path, timeout: Duration) -> std::io::Result<Monitor> {
-        let start = Instant::now();
-        let stream = loop {
-            match UnixStream::connect(socket) {
-                Ok(s) => break s,
-                Err(e) if start.elapsed() > timeout => return Err(e),
-                Err(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
-        };
+        let stream = connect_when_listening(socket, timeout)?;
         stream.set_read_timeout(Some(timeout))?;
         let mut monitor = Monitor { stream, timeout };
         monitor.read_to_prompt()?;
@@ -75,6 +68,18 @@ impl Monitor {
             if text.ends_with(PROMPT) {
                 return Ok(text);
             }
+        }
+    }
+}
+
+/// Connects to a unix socket QEMU creates while it starts, retrying until `timeout`.
+pub fn connect_when_listening(socket: &Path, timeout: Duration) -> std::io::Result<UnixStream> {
+    let start = Instant::now();
+    loop {
+        match UnixStream::connect(socket) {
+            Ok(s) => return Ok(s),
+            Err(e) if start.elapsed() > timeout => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
     }
 }

@@ -307,14 +307,7 @@ impl VmSession {
     /// guest.
     fn resume(&mut self, state: &Path, incoming: &Path, timeout: Duration) -> std::io::Result<()> {
         let mut file = File::open(state)?;
-        let start = Instant::now();
-        let mut sink = loop {
-            match UnixStream::connect(incoming) {
-                Ok(s) => break s,
-                Err(e) if start.elapsed() > timeout => return Err(e),
-                Err(_) => std::thread::sleep(Duration::from_millis(5)),
-            }
-        };
+        let mut sink = crate::monitor::connect_when_listening(incoming, timeout)?;
         std::io::copy(&mut file, &mut sink)?;
         drop(sink);
         let mut monitor = Monitor::connect(&self.monitor, timeout)?;

@@ -59,17 +59,8 @@ fn edited_copy(
     let dir = ctx.paths.out.join("bench-edit-src");
     let _ = std::fs::remove_dir_all(&dir);
     for s in selected {
-        let from = ctx.paths.templates.join(&s.lab.name).join(&s.task.name);
-        let to = dir.join(&s.lab.name).join(&s.task.name);
-        for entry in walkdir::WalkDir::new(&from) {
-            let entry = entry?;
-            let dest = to.join(entry.path().strip_prefix(&from)?);
-            if entry.file_type().is_dir() {
-                std::fs::create_dir_all(&dest)?;
-            } else {
-                std::fs::copy(entry.path(), &dest)?;
-            }
-        }
+        let task = |root: &std::path::Path| root.join(&s.lab.name).join(&s.task.name);
+        copy_tree(&task(&ctx.paths.templates), &task(&dir))?;
     }
     let source = SourceRoot {
         label: "bench-edit".into(),
@@ -194,17 +185,7 @@ fn grade_copies(ctx: &Ctx, lab: &str, copies: usize, path: Path) -> Result<Strin
     let mut submissions = Vec::new();
     for i in 1..=copies {
         let dest = scratch.join("subs").join(format!("copy-{i:03}"));
-        for entry in walkdir::WalkDir::new(ctx.paths.templates.join(&lab.name)) {
-            let entry = entry?;
-            let rel = entry
-                .path()
-                .strip_prefix(ctx.paths.templates.join(&lab.name))?;
-            if entry.file_type().is_dir() {
-                std::fs::create_dir_all(dest.join(rel))?;
-            } else {
-                std::fs::copy(entry.path(), dest.join(rel))?;
-            }
-        }
+        copy_tree(&ctx.paths.templates.join(&lab.name), &dest)?;
         submissions.push(dest);
     }
     let opts = crate::grade::GradeOptions {
@@ -381,4 +362,18 @@ fn num_cpus() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
+}
+
+/// Copies the folder `from` (files and subfolders) to `to`.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry?;
+        let dest = to.join(entry.path().strip_prefix(from)?);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest)?;
+        }
+    }
+    Ok(())
 }

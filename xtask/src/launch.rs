@@ -115,8 +115,14 @@ impl Early {
 
 fn restore(fast: &Restore, run_dir: &Path, timeout: Duration) -> Result<VmSession, SessionError> {
     let mut vm = VmSession::restore(&fast.image, &fast.state, run_dir, timeout)?;
-    vm.run_checked("klab-load-lab", Duration::from_secs(15))?;
+    load_lab(&mut vm)?;
     Ok(vm)
+}
+
+/// Unpacks the lab disk into the resumed guest's `/lab`.
+fn load_lab(vm: &mut VmSession) -> Result<(), SessionError> {
+    vm.run_checked("klab-load-lab", Duration::from_secs(15))
+        .map(|_| ())
 }
 
 /// The saved state for `base` (the base initramfs and the empty lab disk), made now by
@@ -155,7 +161,7 @@ fn state_key(base: &VmImage) -> Result<u64> {
     for file in [&base.kernel, &base.initrd] {
         parts.push(std::fs::read(file).with_context(|| format!("reading {}", file.display()))?);
     }
-    let qemu = which_in_path(&base.qemu)
+    let qemu = crate::setup::find_program(&base.qemu)
         .and_then(|p| std::fs::metadata(p).ok())
         .map(|m| (m.len(), m.modified().ok()));
     parts.push(format!("{qemu:?}").into_bytes());
@@ -176,16 +182,4 @@ fn state_key(base: &VmImage) -> Result<u64> {
     );
     let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
     Ok(crate::kernel::fnv64(&refs))
-}
-
-/// `program` itself if it is a path, else where `PATH` finds it.
-fn which_in_path(program: &Path) -> Option<PathBuf> {
-    if program.components().count() > 1 {
-        return Some(program.to_path_buf());
-    }
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| Path::new(dir).join(program))
-        .find(|p| p.is_file())
 }

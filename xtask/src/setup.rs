@@ -3,7 +3,7 @@
 //! Idempotent and quick when all is there, so every command calls it first. On Debian as
 //! root it installs what is missing; elsewhere it says exactly what is missing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
@@ -37,12 +37,18 @@ const PACKAGES: &[(&str, &str)] = &[
 pub const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
 
 fn on_path(bin: &str) -> bool {
-    if bin.starts_with('/') {
-        return Path::new(bin).exists();
+    find_program(Path::new(bin)).is_some()
+}
+
+/// `program` itself if it is a path, else where `PATH` finds it.
+pub fn find_program(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return program.exists().then(|| program.to_path_buf());
     }
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(bin).is_file()))
-        .unwrap_or(false)
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
 fn is_root() -> bool {
