@@ -13,6 +13,13 @@ pub enum FaultKind {
     SoftLockup,
     Hung,
     RustPanic,
+    // The debug profile's checkers (kernel/debug.config).
+    Kasan,
+    Lockdep,
+    SleepInAtomic,
+    MemoryLeak,
+    Refcount,
+    DebugObjects,
 }
 
 impl FaultKind {
@@ -25,12 +32,73 @@ impl FaultKind {
             FaultKind::SoftLockup => "soft lockup",
             FaultKind::Hung => "hung task / RCU stall",
             FaultKind::RustPanic => "Rust panic in the kernel",
+            FaultKind::Kasan => "KASAN memory error",
+            FaultKind::Lockdep => "lockdep locking error",
+            FaultKind::SleepInAtomic => "sleep in atomic context",
+            FaultKind::MemoryLeak => "memory leak (kmemleak)",
+            FaultKind::Refcount => "refcount_t error",
+            FaultKind::DebugObjects => "debug-objects error (ODEBUG)",
+        }
+    }
+
+    /// A report of one of the debug profile's checkers (a precise bug class).
+    pub fn is_checker(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Kasan
+                | FaultKind::Lockdep
+                | FaultKind::SleepInAtomic
+                | FaultKind::MemoryLeak
+                | FaultKind::Refcount
+                | FaultKind::DebugObjects
+        )
+    }
+
+    /// What the student should look for, after the report's first lines.
+    pub fn hint(self) -> &'static str {
+        match self {
+            FaultKind::Kasan => "your module touched memory it does not own (freed, out of bounds); the first frames of your module say where",
+            FaultKind::Lockdep => "a lock taken and not released, released twice, or taken in an order that can deadlock; the report lists the locks held",
+            FaultKind::SleepInAtomic => "a function that may sleep (msleep, a GFP_KERNEL allocation, a mutex) was called while holding a spinlock or in a hook, timer or interrupt",
+            FaultKind::MemoryLeak => "memory allocated while the task ran was still unreferenced after the test (and its rmmod) ended: free it on every path, including exit",
+            FaultKind::Refcount => "a reference count went below zero or was used after reaching zero: a put without a get, or a use after the last put",
+            FaultKind::DebugObjects => "a timer or work item was freed or re-initialised while still active",
+            _ => "look for your module's functions in the call trace above",
         }
     }
 }
 
+/// Report titles, most specific first: a line is the kind of its first matching pattern.
 const PATTERNS: &[(&str, FaultKind)] = &[
     ("Kernel panic - not syncing", FaultKind::Panic),
+    ("BUG: KASAN: ", FaultKind::Kasan),
+    (
+        "BUG: sleeping function called from invalid context",
+        FaultKind::SleepInAtomic,
+    ),
+    ("BUG: scheduling while atomic", FaultKind::SleepInAtomic),
+    (
+        "WARNING: possible circular locking dependency",
+        FaultKind::Lockdep,
+    ),
+    ("-unsafe lock order detected", FaultKind::Lockdep),
+    ("WARNING: possible recursive locking", FaultKind::Lockdep),
+    ("WARNING: inconsistent lock state", FaultKind::Lockdep),
+    ("WARNING: possible irq lock inversion", FaultKind::Lockdep),
+    ("WARNING: Nested lock was not taken", FaultKind::Lockdep),
+    ("WARNING: bad unlock balance detected", FaultKind::Lockdep),
+    ("WARNING: held lock freed", FaultKind::Lockdep),
+    ("still has locks held!", FaultKind::Lockdep),
+    (
+        "WARNING: lock held when returning to user space",
+        FaultKind::Lockdep,
+    ),
+    ("WARNING: suspicious RCU usage", FaultKind::Lockdep),
+    ("[ BUG: Invalid wait context ]", FaultKind::Lockdep),
+    ("unreferenced object 0x", FaultKind::MemoryLeak),
+    ("new suspected memory leaks", FaultKind::MemoryLeak),
+    ("refcount_t: ", FaultKind::Refcount),
+    ("ODEBUG: ", FaultKind::DebugObjects),
     ("watchdog: BUG: soft lockup", FaultKind::SoftLockup),
     ("BUG: soft lockup", FaultKind::SoftLockup),
     ("rcu_sched detected stall", FaultKind::Hung),
@@ -75,6 +143,40 @@ pub struct Fault {
     pub excerpt: Vec<String>,
 }
 
+impl Fault {
+    /// The bug class a verdict names: the kind, made precise where the title says more
+    /// (`KASAN: slab-use-after-free`, `lockdep: bad unlock balance detected`).
+    pub fn class(&self) -> String {
+        // The title is the line that made the kind (a later one when a checker's report
+        // followed a generic warning).
+        let title = self
+            .excerpt
+            .iter()
+            .find(|l| fault_in(l) == Some(self.kind))
+            .or(self.excerpt.first())
+            .map(|l| strip_timestamp(l))
+            .unwrap_or("");
+        let after = |marker: &str| {
+            title
+                .split_once(marker)
+                .map(|(_, rest)| rest.trim().trim_end_matches('!').to_owned())
+        };
+        let precise = match self.kind {
+            FaultKind::Kasan => after("BUG: KASAN: ")
+                .and_then(|r| r.split_whitespace().next().map(|w| format!("KASAN: {w}"))),
+            FaultKind::Lockdep => after("WARNING: ").or_else(|| after("BUG: ")).map(|r| {
+                format!(
+                    "lockdep: {}",
+                    r.trim_end_matches(" ]").trim_end_matches('!')
+                )
+            }),
+            FaultKind::Refcount => after("refcount_t: ").map(|r| format!("refcount_t: {r}")),
+            _ => None,
+        };
+        precise.unwrap_or_else(|| self.kind.describe().to_owned())
+    }
+}
+
 /// Watches console lines; keeps the first report and the lines that follow it.
 #[derive(Debug, Default)]
 pub struct FaultWatch {
@@ -88,9 +190,25 @@ impl FaultWatch {
     pub fn feed(&mut self, line: &str) {
         match &mut self.fault {
             Some(fault) => {
-                // A panic that follows an oops is the more severe verdict; keep both excerpts.
-                if fault.kind != FaultKind::Panic && fault_in(line) == Some(FaultKind::Panic) {
-                    fault.kind = FaultKind::Panic;
+                match fault_in(line) {
+                    // A panic that follows an oops is the more severe verdict; keep both
+                    // excerpts. A checker's report keeps its class: it names the cause.
+                    Some(FaultKind::Panic) if !fault.kind.is_checker() => {
+                        fault.kind = FaultKind::Panic
+                    }
+                    // A checker's report that follows a generic warning names the bug better
+                    // (a spinlock held at the end of init: the WARN about preemption
+                    // imbalance comes first, lockdep's report next).
+                    Some(kind)
+                        if kind.is_checker()
+                            && matches!(fault.kind, FaultKind::Warning | FaultKind::Bug) =>
+                    {
+                        // The excerpt becomes the checker's report, after the generic title.
+                        fault.kind = kind;
+                        fault.excerpt.truncate(1);
+                        fault.excerpt.push("...".to_owned());
+                    }
+                    _ => {}
                 }
                 if fault.excerpt.len() < EXCERPT_LINES {
                     fault.excerpt.push(line.to_owned());
@@ -146,6 +264,63 @@ mod tests {
         assert_eq!(
             fault_in("[ 1.0] rust_kernel: panicked at hello.rs:9:5:"),
             Some(FaultKind::RustPanic)
+        );
+    }
+
+    #[test]
+    fn debug_checkers_reports_have_their_own_classes() {
+        let cases = [
+            ("[ 5.1] BUG: KASAN: slab-use-after-free in uaf_init+0x95/0x1000 [uaf]", FaultKind::Kasan, "KASAN: slab-use-after-free"),
+            ("[ 5.1] BUG: sleeping function called from invalid context at kernel/time/sleep_timeout.c:300", FaultKind::SleepInAtomic, "sleep in atomic context"),
+            ("[ 5.1] BUG: scheduling while atomic: insmod/60/0x00000002", FaultKind::SleepInAtomic, "sleep in atomic context"),
+            ("[ 5.1] WARNING: lock held when returning to user space!", FaultKind::Lockdep, "lockdep: lock held when returning to user space"),
+            ("[ 5.1] WARNING: bad unlock balance detected!", FaultKind::Lockdep, "lockdep: bad unlock balance detected"),
+            ("[ 5.1] WARNING: possible recursive locking detected", FaultKind::Lockdep, "lockdep: possible recursive locking detected"),
+            ("[ 5.1] [ BUG: Invalid wait context ]", FaultKind::Lockdep, "lockdep: Invalid wait context"),
+            ("unreferenced object 0xffff888003f2e400 (size 64):", FaultKind::MemoryLeak, "memory leak (kmemleak)"),
+            ("[ 5.1] refcount_t: underflow; use-after-free.", FaultKind::Refcount, "refcount_t: underflow; use-after-free."),
+            ("[ 5.1] ODEBUG: free active (active state 0) object: 0000 object type: timer_list hint: f+0x0/0x10", FaultKind::DebugObjects, "debug-objects error (ODEBUG)"),
+        ];
+        for (line, kind, class) in cases {
+            assert_eq!(fault_in(line), Some(kind), "{line}");
+            let fault = Fault {
+                kind,
+                excerpt: vec![line.to_owned()],
+            };
+            assert_eq!(fault.class(), class, "{line}");
+        }
+        // A plain oops keeps its generic class.
+        let oops = Fault {
+            kind: FaultKind::Oops,
+            excerpt: vec!["Oops: 0002".into()],
+        };
+        assert_eq!(oops.class(), "kernel oops");
+    }
+
+    #[test]
+    fn a_checker_report_after_a_generic_warning_names_the_bug() {
+        let mut watch = FaultWatch::default();
+        watch.feed(
+            "[2.0] initcall lock_init+0x0/0x40 [tcp_sock] returned with preemption imbalance",
+        );
+        watch.feed("[2.0] WARNING: CPU: 0 PID: 60 at init/main.c:1290 do_one_initcall+0x1/0x2");
+        watch.feed("[2.1] WARNING: lock held when returning to user space!");
+        watch.feed("[2.2] BUG: KASAN: slab-use-after-free in f+0x1/0x2");
+        let fault = watch.take().unwrap();
+        assert_eq!(fault.kind, FaultKind::Lockdep);
+        assert_eq!(
+            fault.class(),
+            "lockdep: lock held when returning to user space"
+        );
+        assert_eq!(
+            fault.excerpt,
+            [
+                "[2.0] WARNING: CPU: 0 PID: 60 at init/main.c:1290 do_one_initcall+0x1/0x2",
+                "...",
+                "[2.1] WARNING: lock held when returning to user space!",
+                "[2.2] BUG: KASAN: slab-use-after-free in f+0x1/0x2",
+            ],
+            "the generic title, then the checker's report"
         );
     }
 

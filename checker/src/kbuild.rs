@@ -8,12 +8,17 @@ use std::path::Path;
 use crate::manifest::TaskManifest;
 
 /// The Kbuild text for a task's modules: each `foo` becomes `foo.ko` from `foo.c`/`foo.rs`.
-pub fn kbuild_for(task: &TaskManifest) -> String {
+/// `debug_info`: build with debug info, so kernel reports can be placed at file:line.
+pub fn kbuild_for(task: &TaskManifest, debug_info: bool) -> String {
     let mut text = String::from(
         "# Written by klab from the lab manifest; a Kbuild in the task folder is ignored.\n",
     );
     for module in &task.modules {
         text.push_str(&format!("obj-m += {module}.o\n"));
+    }
+    if debug_info {
+        text.push_str("# debug info: reports of the debug kernel name file:line\n");
+        text.push_str("ccflags-y += -g\nrustflags-y += -Cdebuginfo=2\n");
     }
     text
 }
@@ -80,8 +85,11 @@ mod tests {
     fn kbuild_lists_the_manifest_modules() {
         let task: TaskManifest = toml::from_str("name = 'x'\nmodules = ['hello', 'fail']").unwrap();
         assert_eq!(
-            kbuild_for(&task),
+            kbuild_for(&task, false),
             "# Written by klab from the lab manifest; a Kbuild in the task folder is ignored.\nobj-m += hello.o\nobj-m += fail.o\n"
+        );
+        assert!(
+            kbuild_for(&task, true).ends_with("ccflags-y += -g\nrustflags-y += -Cdebuginfo=2\n")
         );
     }
 

@@ -20,5 +20,6 @@ pub mod shard;
 pub mod skels;
 pub mod snapshot;
 pub mod submission;
+pub mod symbolize;
 pub mod verdict;
 pub mod vm;

@@ -120,13 +120,29 @@ impl TaskVerdict {
             }
             Outcome::Fault(fault) => {
                 let mut text = format!(
-                    "  the kernel reported a {} while this task ran; first lines of the report:\n",
-                    fault.kind.describe()
+                    "  the kernel reported a bug while this task ran: {}; first lines of the report:\n",
+                    fault.class()
                 );
                 for line in fault.excerpt.iter().take(20) {
                     text.push_str(&format!("  | {line}\n"));
                 }
-                text.push_str("  look for your module's functions in the call trace above; the VM was restarted for the next task");
+                // Lines placed in the student's source are shown even past the first 20.
+                let placed: Vec<&String> = fault
+                    .excerpt
+                    .iter()
+                    .skip(20)
+                    .filter(|l| l.contains(crate::symbolize::PLACE_MARK))
+                    .collect();
+                if !placed.is_empty() {
+                    text.push_str("  | ...\n");
+                    for line in placed {
+                        text.push_str(&format!("  | {line}\n"));
+                    }
+                }
+                text.push_str(&format!(
+                    "  {}; the VM was restarted for the next task",
+                    fault.kind.hint()
+                ));
                 text
             }
             Outcome::Timeout { secs } => format!(

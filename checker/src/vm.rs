@@ -21,6 +21,9 @@ use crate::qemu::{qemu_args, ShellPort, VmImage};
 /// The line the guest prints on its command port once it is ready.
 pub const READY_LINE: &str = "@@KLAB-READY@@";
 const DONE_PREFIX: &str = "@@KLAB-DONE ";
+/// How long a command may go on after the kernel reported a bug (the report's own lines
+/// arrive within it).
+const FAULT_GRACE: Duration = Duration::from_secs(5);
 /// The console log stops growing past this size (a printk flood must not fill the disk).
 pub const CONSOLE_LOG_CAP: u64 = 16 << 20;
 
@@ -297,7 +300,9 @@ impl VmSession {
                 session.run_checked("true", boot_timeout)?;
             }
             _ => {
-                session.wait_for(boot_timeout, |line| line.contains(READY_LINE).then_some(()))?;
+                session.wait_for(boot_timeout, None, |line| {
+                    line.contains(READY_LINE).then_some(())
+                })?;
             }
         }
         Ok(session)
@@ -414,7 +419,7 @@ impl VmSession {
         }
         let mut output = String::new();
         let tag = format!("{DONE_PREFIX}{id} ");
-        let status = self.wait_for(timeout, |line| {
+        let status = self.wait_for(timeout, Some(FAULT_GRACE), |line| {
             if let Some(pos) = line.find(&tag) {
                 output.push_str(&line[..pos]);
                 let rest = &line[pos + tag.len()..];
@@ -453,13 +458,25 @@ impl VmSession {
     }
 
     /// Waits for a shell line that `done` accepts, feeding console lines to the fault watch.
+    ///
+    /// `fault_grace`: once the kernel has reported a bug, wait at most this much longer (the
+    /// verdict is the report's, whatever the command does next: a broken kernel must not
+    /// hold the task until its time limit).
     fn wait_for<T>(
         &mut self,
         timeout: Duration,
+        fault_grace: Option<Duration>,
         mut done: impl FnMut(&str) -> Option<T>,
     ) -> Result<T, SessionError> {
-        let deadline = Instant::now() + timeout;
+        let mut deadline = Instant::now() + timeout;
+        let mut cut_by_fault = false;
         loop {
+            if let (Some(grace), false, true) =
+                (fault_grace, cut_by_fault, self.watch.fault().is_some())
+            {
+                cut_by_fault = true;
+                deadline = deadline.min(Instant::now() + grace);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
                 Ok(Event::Shell(line)) => {
@@ -480,6 +497,9 @@ impl VmSession {
                 }
                 Ok(Event::ConsoleClosed) | Ok(Event::ShellClosed) => {
                     return Err(self.died("QEMU exited"));
+                }
+                Err(RecvTimeoutError::Timeout) if cut_by_fault => {
+                    return Err(self.died("the kernel reported a bug; the command was stopped"));
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     self.kill();

@@ -144,7 +144,7 @@ fn measure(
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .0;
         }
-        if check::run_one(&mut vm, &p.sel, SnapshotMode::Compare).passed() {
+        if check::run_one(&mut vm, &p.sel, SnapshotMode::Compare, kernel.profile).passed() {
             passed += 1;
         }
     }
@@ -237,19 +237,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let (boot_to_prompt, resume_to_prompt) = start_to_prompt(ctx, &kernel)?;
 
     let mut rows = Vec::new();
-    // The one-task rows: the intro lab's first task (the smallest edit-check loop), else the
-    // first task there is.
-    let first = labs
-        .iter()
-        .find(|l| l.name == "intro")
-        .or(labs.first())
-        .and_then(|l| {
-            l.manifest
-                .tasks
-                .first()
-                .map(|t| format!("{}/{}", l.name, t.name))
-        });
-    if let Some(task) = first {
+    if let Some(task) = one_task(&labs) {
         for (label, stage) in [("(cold build)", Stage::Empty), ("(edit)", Stage::Edited)] {
             for path in [Path::Cold, Path::Fast] {
                 let name = format!("{task} {label}");
@@ -268,6 +256,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     for path in [Path::Cold, Path::Fast] {
         grading.push(grade_copies(ctx, "networking", 6, path)?);
     }
+    let by_profile = profiles(ctx)?;
 
     println!();
     println!(
@@ -312,7 +301,89 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         "peak memory of one VM: {:.0} MiB (QEMU resident set)",
         checker::vm::peak_vm_rss_kb() as f64 / 1024.0
     );
+    println!("\nkernel profiles (a task cycle: build + copy + resume + test, on the fast path):");
+    for line in by_profile {
+        println!("{line}");
+    }
     Ok(())
+}
+
+/// The task of the one-task rows: the intro lab's first task (the smallest edit-check loop),
+/// else the first task there is.
+fn one_task(labs: &[checker::manifest::Lab]) -> Option<String> {
+    labs.iter()
+        .find(|l| l.name == "intro")
+        .or(labs.first())
+        .and_then(|l| {
+            l.manifest
+                .tasks
+                .first()
+                .map(|t| format!("{}/{}", l.name, t.name))
+        })
+}
+
+/// `bench --profiles` (and the end of `bench`): the lean and the debug kernel side by side:
+/// their build time (as recorded when each was built), image size, VM start to a prompt and
+/// one task's check cycle, cold and after an edit, on the fast path. Each profile's
+/// kernel is built first if it is not cached.
+pub fn profiles(ctx: &Ctx) -> Result<Vec<String>> {
+    let labs = checker::manifest::discover(&ctx.paths.labs)?;
+    let task = one_task(&labs).context("no lab has a task")?;
+    let mut lines = vec![format!(
+        "{:<8} {:>12} {:>8} {:>8} {:>8} {:>22} {:>22}",
+        "profile",
+        "kernel build",
+        "bzImage",
+        "boot",
+        "resume",
+        format!("{task} cold"),
+        format!("{task} edit")
+    )];
+    for profile in crate::profile::Profile::ALL {
+        let kernel = ctx.kernel_of(profile)?;
+        let built = kernel_build_time(&kernel)
+            .map(secs)
+            .unwrap_or_else(|| "not recorded".into());
+        let image = std::fs::metadata(&kernel.bzimage)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        saved_guest(ctx, &kernel)?;
+        let (boot, resume) = start_to_prompt(ctx, &kernel)?;
+        let mut cycle = Vec::new();
+        for stage in [Stage::Empty, Stage::Edited] {
+            let sel = select(&labs, std::slice::from_ref(&task), None)?;
+            let r = measure(ctx, &kernel, &task, sel, Path::Fast, stage)?;
+            cycle.push(format!(
+                "{} ({}/{} pass)",
+                secs(r.build + r.copy + r.start + r.test),
+                r.passed,
+                r.tasks
+            ));
+        }
+        lines.push(format!(
+            "{:<8} {:>12} {:>8} {:>8} {:>8} {:>22} {:>22}",
+            profile.name(),
+            built,
+            format!("{:.1} MB", image as f64 / 1e6),
+            secs(boot),
+            secs(resume),
+            cycle[0],
+            cycle[1]
+        ));
+    }
+    Ok(lines)
+}
+
+/// How long `make` took for a cached kernel: as recorded by the build, else (kernels built
+/// before klab recorded it) from the build log's last write after `.config`'s.
+fn kernel_build_time(kernel: &crate::kernel::KernelTree) -> Option<Duration> {
+    let cache = kernel.dir.parent()?;
+    if let Ok(text) = std::fs::read_to_string(cache.join(crate::kernel::BUILD_TIME)) {
+        return text.trim().parse::<f64>().ok().map(Duration::from_secs_f64);
+    }
+    let mtime = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let end = mtime(cache.join("build.log"))?;
+    end.duration_since(mtime(kernel.dir.join(".config"))?).ok()
 }
 
 /// QEMU start to a responsive guest shell, booted and resumed (median of 3 each).

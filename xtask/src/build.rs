@@ -171,7 +171,10 @@ pub fn build_task(
                 return Ok(Err(format!("{shown}/{module}.c or {module}.rs is missing (the lab manifest lists module `{module}`)")));
             }
         }
-        write_if_changed(&stage.join("Kbuild"), &kbuild::kbuild_for(task))?;
+        write_if_changed(
+            &stage.join("Kbuild"),
+            &kbuild::kbuild_for(task, kernel.profile.module_debug_info()),
+        )?;
         let kdir = &kernel.dir;
         // Unchanged sources against the same kernel: the modules built last time stand, and
         // kbuild's own no-op pass (a second or two per task) is skipped.

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use checker::console::{Fault, FaultKind};
 use checker::manifest::Lab;
 use checker::normalize::Normalizer;
 use checker::selection::Selected;
@@ -18,6 +19,7 @@ use checker::vm::{SessionError, VmSession};
 use crate::build::SourceRoot;
 use crate::launch::Launch;
 use crate::paths::Paths;
+use crate::profile::Profile;
 use crate::progress::secs;
 
 /// What to do with a run's record.
@@ -111,7 +113,18 @@ pub fn run_tasks(
             }
         }
         let vm = session.as_mut().expect("a live session");
-        let mut verdict = run_one(vm, &prepared.sel, mode);
+        let mut verdict = run_one(vm, &prepared.sel, mode, launch.profile);
+        if let Outcome::Fault(fault) = &mut verdict.outcome {
+            let shown = paths.show(
+                &source
+                    .dir
+                    .join(&prepared.sel.lab.name)
+                    .join(&prepared.sel.task.name),
+            );
+            if let Some(mut resolver) = crate::symbols::Resolver::new(&built.files, shown) {
+                checker::symbolize::annotate(&mut fault.excerpt, |f| resolver.place(f));
+            }
+        }
         verdict.duration = start.elapsed();
         verdict
             .warnings
@@ -137,7 +150,12 @@ fn outcome_of_session_error(e: SessionError, during: &str) -> Outcome {
     }
 }
 
-pub fn run_one(vm: &mut VmSession, sel: &Selected, mode: SnapshotMode) -> TaskVerdict {
+pub fn run_one(
+    vm: &mut VmSession,
+    sel: &Selected,
+    mode: SnapshotMode,
+    profile: Profile,
+) -> TaskVerdict {
     let id = sel.id();
     let console_log = Some(vm.console_log().to_path_buf());
     let mut warnings = Vec::new();
@@ -151,7 +169,7 @@ pub fn run_one(vm: &mut VmSession, sel: &Selected, mode: SnapshotMode) -> TaskVe
     };
     vm.note(&format!("task {id}"));
     let _ = vm.take_fault();
-    let timeout = Duration::from_secs(sel.task.timeout_secs);
+    let timeout = Duration::from_secs(sel.task.timeout_secs) * profile.slowdown();
     let run = (|| -> std::result::Result<TaskRun, SessionError> {
         vm.run_checked("dmesg -c >/dev/null", SHORT)?;
         let script = vm.run(&format!("cd /lab/{id} && sh ./test.sh"), timeout)?;
@@ -192,11 +210,52 @@ pub fn run_one(vm: &mut VmSession, sel: &Selected, mode: SnapshotMode) -> TaskVe
             vm.kill();
         }
     }
+    // With the modules gone, what they allocated and did not free is unreferenced.
+    if profile.kmemleak() && vm.is_alive() {
+        match leaks(vm) {
+            Ok(Some(leak)) => {
+                vm.kill();
+                return verdict(Outcome::Fault(leak), None, warnings);
+            }
+            Ok(None) => {}
+            Err(message) => {
+                warnings.push(message);
+                vm.kill();
+            }
+        }
+    }
     let normalizer =
         Normalizer::new(&sel.task.filters).expect("filters were validated with the manifest");
     let record = run.record(&normalizer);
     let outcome = apply_snapshot(sel.lab, sel, &record, mode);
     verdict(outcome, Some(record), warnings)
+}
+
+/// How long kmemleak's scan after a task may take (it waits out the minimum object age).
+const KMEMLEAK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// kmemleak's report of what the task leaked, as a fault (`klab-kmemleak` in the guest
+/// waits until everything the task allocated is old enough to be reported, then scans).
+fn leaks(vm: &mut VmSession) -> std::result::Result<Option<Fault>, String> {
+    let out = vm
+        .run("klab-kmemleak report", KMEMLEAK_TIMEOUT)
+        .map_err(|e| format!("scanning for memory leaks (kmemleak): {e}; the VM was restarted"))?;
+    if out.status != 0 {
+        return Err(format!(
+            "scanning for memory leaks (kmemleak) failed: {}; the VM was restarted",
+            out.output.trim()
+        ));
+    }
+    let excerpt: Vec<String> = out
+        .output
+        .lines()
+        .take(checker::console::EXCERPT_LINES)
+        .map(str::to_owned)
+        .collect();
+    Ok((!excerpt.is_empty()).then_some(Fault {
+        kind: FaultKind::MemoryLeak,
+        excerpt,
+    }))
 }
 
 /// Removes modules still loaded after a task. `Err` when one will not go (the VM is dirty).

@@ -1,8 +1,10 @@
 //! The lab kernel: fetched from Debian's `linux-source-6.12`, configured with `tinyconfig` plus
-//! `kernel/lean.config`, built once with `make LLVM=1`, cached outside the repository.
+//! the profile's fragments (`kernel/lean.config`, and `kernel/debug.config` for `debug`), built
+//! once with `make LLVM=1`, cached outside the repository.
 //!
-//! The cache key covers everything that changes the result: the pinned source, the fragment,
-//! the patches and the toolchain versions. A second run with the same key never rebuilds.
+//! The cache key covers everything that changes the result: the pinned source, the fragments,
+//! the patches and the toolchain versions. A second run with the same key never rebuilds; the
+//! profiles' kernels sit side by side (`<version>-<profile>-<key>`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use serde::Deserialize;
 use xshell::{cmd, Shell};
 
 use crate::paths::Paths;
+use crate::profile::Profile;
 use crate::progress::{secs, Step};
 
 /// `kernel/source.toml`.
@@ -40,6 +43,9 @@ impl SourceSpec {
 pub struct KernelTree {
     pub dir: PathBuf,
     pub bzimage: PathBuf,
+    /// What the kernel checks: the harness scans for leaks and builds modules with debug
+    /// info (to name the student's file:line in a report) under `debug`.
+    pub profile: Profile,
 }
 
 impl KernelTree {
@@ -48,8 +54,10 @@ impl KernelTree {
         let dir = dir
             .canonicalize()
             .with_context(|| format!("--kernel-tree {}", dir.display()))?;
+        let config = std::fs::read_to_string(dir.join(".config")).unwrap_or_default();
         let tree = KernelTree {
             bzimage: dir.join("arch/x86/boot/bzImage"),
+            profile: Profile::of_config(&config),
             dir,
         };
         for needed in [tree.bzimage.clone(), tree.dir.join("Module.symvers")] {
@@ -78,8 +86,12 @@ pub fn fnv64(parts: &[&[u8]]) -> u64 {
 }
 
 /// The fragment files merged on top of tinyconfig, in order.
-fn fragments(paths: &Paths) -> Vec<PathBuf> {
-    vec![paths.kernel_dir.join("lean.config")]
+fn fragments(paths: &Paths, profile: Profile) -> Vec<PathBuf> {
+    profile
+        .fragment_names()
+        .iter()
+        .map(|name| paths.kernel_dir.join(name))
+        .collect()
 }
 
 /// Patches applied to the source before configuring (sorted by name).
@@ -123,13 +135,18 @@ pub struct KeyInput {
 }
 
 /// Everything the cache key covers, in the order it is hashed.
-pub fn key_inputs(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<Vec<KeyInput>> {
+pub fn key_inputs(
+    sh: &Shell,
+    paths: &Paths,
+    spec: &SourceSpec,
+    profile: Profile,
+) -> Result<Vec<KeyInput>> {
     let mut inputs = vec![KeyInput {
         name: "source".to_owned(),
         bytes: format!("{}={}", spec.package, spec.version).into_bytes(),
         is_file: false,
     }];
-    for file in fragments(paths).into_iter().chain(patches(paths)?) {
+    for file in fragments(paths, profile).into_iter().chain(patches(paths)?) {
         inputs.push(KeyInput {
             name: paths.show(&file),
             bytes: std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?,
@@ -151,19 +168,37 @@ pub fn key_inputs(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<Vec<Ke
 }
 
 /// The cache folder for the current inputs.
-pub fn cache_dir(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<PathBuf> {
-    Ok(cache_dir_for(paths, spec, &key_inputs(sh, paths, spec)?))
+pub fn cache_dir(
+    sh: &Shell,
+    paths: &Paths,
+    spec: &SourceSpec,
+    profile: Profile,
+) -> Result<PathBuf> {
+    Ok(cache_dir_for(
+        paths,
+        spec,
+        profile,
+        &key_inputs(sh, paths, spec, profile)?,
+    ))
 }
 
 /// The cache folder for these inputs (from `key_inputs`).
-pub fn cache_dir_for(paths: &Paths, spec: &SourceSpec, inputs: &[KeyInput]) -> PathBuf {
+pub fn cache_dir_for(
+    paths: &Paths,
+    spec: &SourceSpec,
+    profile: Profile,
+    inputs: &[KeyInput],
+) -> PathBuf {
     let refs: Vec<&[u8]> = inputs.iter().map(|i| i.bytes.as_slice()).collect();
     let short = spec.version.split('-').next().unwrap_or(&spec.version);
     paths
         .cache
         .join("kernel")
-        .join(format!("{short}-{:016x}", fnv64(&refs)))
+        .join(format!("{short}-{}-{:016x}", profile.name(), fnv64(&refs)))
 }
+
+/// Seconds `make` took to build the kernel in this cache folder.
+pub const BUILD_TIME: &str = "build-seconds";
 
 /// Written into the cache folder last: the tree beside it is complete.
 pub const READY_STAMP: &str = ".klab-ready";
@@ -186,11 +221,18 @@ pub fn lock_cache(paths: &Paths) -> Result<std::fs::File> {
 }
 
 /// The cached lab kernel, built first if needed.
-pub fn ensure(sh: &Shell, paths: &Paths, spec: &SourceSpec, jobs: usize) -> Result<KernelTree> {
-    let dir = cache_dir(sh, paths, spec)?;
+pub fn ensure(
+    sh: &Shell,
+    paths: &Paths,
+    spec: &SourceSpec,
+    profile: Profile,
+    jobs: usize,
+) -> Result<KernelTree> {
+    let dir = cache_dir(sh, paths, spec, profile)?;
     let tree = KernelTree {
         bzimage: dir.join("linux/arch/x86/boot/bzImage"),
         dir: dir.join("linux"),
+        profile,
     };
     if is_built(&dir) {
         return Ok(tree);
@@ -200,7 +242,7 @@ pub fn ensure(sh: &Shell, paths: &Paths, spec: &SourceSpec, jobs: usize) -> Resu
     if is_built(&dir) {
         return Ok(tree);
     }
-    build(sh, paths, spec, &dir, jobs)?;
+    build(sh, paths, spec, profile, &dir, jobs)?;
     Ok(tree)
 }
 
@@ -263,7 +305,14 @@ fn fetch_tarball(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<PathBuf
     Ok(tarball)
 }
 
-fn build(sh: &Shell, paths: &Paths, spec: &SourceSpec, dir: &Path, jobs: usize) -> Result<()> {
+fn build(
+    sh: &Shell,
+    paths: &Paths,
+    spec: &SourceSpec,
+    profile: Profile,
+    dir: &Path,
+    jobs: usize,
+) -> Result<()> {
     let tarball = fetch_tarball(sh, paths, spec)?;
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
@@ -313,12 +362,20 @@ fn build(sh: &Shell, paths: &Paths, spec: &SourceSpec, dir: &Path, jobs: usize) 
     }
     step.done();
 
-    let step = Step::start("configuring: tinyconfig + kernel/lean.config");
+    let frags = fragments(paths, profile);
+    let step = Step::start(format!(
+        "configuring the {} profile: tinyconfig + {}",
+        profile.name(),
+        frags
+            .iter()
+            .map(|f| paths.show(f))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    ));
     cmd!(sh, "make LLVM=1 tinyconfig")
         .quiet()
         .ignore_stdout()
         .run()?;
-    let frags = fragments(paths);
     let frag_args = frags.clone();
     cmd!(
         sh,
@@ -350,14 +407,20 @@ fn build(sh: &Shell, paths: &Paths, spec: &SourceSpec, dir: &Path, jobs: usize) 
 
     let log_path = dir.join("build.log");
     let step = Step::start(format!(
-        "building the lab kernel with {jobs} jobs (5-20 min on 2 cores, longer while other work runs; log: {})",
+        "building the {} lab kernel with {jobs} jobs (5-20 min on 2 cores, longer while other work runs; log: {})",
+        profile.name(),
         log_path.display()
     ));
     run_logged(sh, &tree, &log_path, jobs, &step)?;
+    // For `bench`, which compares the profiles' kernels.
+    let _ = std::fs::write(
+        dir.join(BUILD_TIME),
+        format!("{:.1}\n", step.elapsed().as_secs_f64()),
+    );
     step.done();
     std::fs::write(
         dir.join(READY_STAMP),
-        format!("{} {}\n", spec.package, spec.version),
+        format!("{} {} {}\n", spec.package, spec.version, profile.name()),
     )?;
     Ok(())
 }
@@ -409,12 +472,13 @@ fn tail_lines(path: &Path, n: usize) -> String {
 }
 
 /// `cargo xtask kernel info`.
-pub fn info(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<()> {
-    let dir = cache_dir(sh, paths, spec)?;
+pub fn info(sh: &Shell, paths: &Paths, spec: &SourceSpec, profile: Profile) -> Result<()> {
+    let dir = cache_dir(sh, paths, spec, profile)?;
     println!("source:   {} {}", spec.package, spec.version);
+    println!("profile:  {}", profile.name());
     println!(
         "fragment: {}",
-        fragments(paths)
+        fragments(paths, profile)
             .iter()
             .map(|f| paths.show(f))
             .collect::<Vec<_>>()
@@ -429,11 +493,27 @@ pub fn info(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<()> {
     } else {
         println!("state:    not built (any command builds it; or `cargo xtask kernel build`, or `cargo xtask kernel import PACK`)");
     }
+    // The other profile's kernel for this checkout is current too, not stale.
+    let other = match profile {
+        Profile::Lean => Profile::Debug,
+        Profile::Debug => Profile::Lean,
+    };
+    let other_dir = cache_dir(sh, paths, spec, other)?;
+    println!(
+        "{:<9} {} ({})",
+        format!("{}:", other.name()),
+        other_dir.display(),
+        if is_built(&other_dir) {
+            "built"
+        } else {
+            "not built"
+        }
+    );
     let others: Vec<String> = std::fs::read_dir(paths.cache.join("kernel"))
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| *p != dir)
+                .filter(|p| *p != dir && *p != other_dir)
                 .map(|p| p.display().to_string())
                 .collect()
         })
@@ -447,7 +527,7 @@ pub fn info(sh: &Shell, paths: &Paths, spec: &SourceSpec) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask kernel clean`: removes every cached kernel.
+/// `cargo xtask kernel clean`: removes every cached kernel (both profiles).
 pub fn clean(paths: &Paths) -> Result<()> {
     let dir = paths.cache.join("kernel");
     if dir.exists() {

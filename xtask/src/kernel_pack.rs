@@ -21,6 +21,7 @@ use xshell::{cmd, Shell};
 
 use crate::kernel::{self, SourceSpec};
 use crate::paths::Paths;
+use crate::profile::Profile;
 use crate::progress::Step;
 use manifest::{differences, read_manifest, shown, PackManifest, FORMAT, MANIFEST};
 
@@ -35,9 +36,15 @@ fn mb(bytes: u64) -> String {
 }
 
 /// `cargo xtask kernel export FILE`.
-pub fn export(sh: &Shell, paths: &Paths, spec: &SourceSpec, file: &Path) -> Result<()> {
-    let inputs = kernel::key_inputs(sh, paths, spec)?;
-    let dir = kernel::cache_dir_for(paths, spec, &inputs);
+pub fn export(
+    sh: &Shell,
+    paths: &Paths,
+    spec: &SourceSpec,
+    profile: Profile,
+    file: &Path,
+) -> Result<()> {
+    let inputs = kernel::key_inputs(sh, paths, spec, profile)?;
+    let dir = kernel::cache_dir_for(paths, spec, profile, &inputs);
     if !kernel::is_built(&dir) {
         bail!(
             "no built lab kernel for this checkout and toolchain (expected in {}); run `cargo xtask kernel build` first (5-15 min), then export",
@@ -239,11 +246,23 @@ pub fn import(
     sh: &Shell,
     paths: &Paths,
     spec: &SourceSpec,
+    profile: Profile,
     file: &Path,
     force: bool,
 ) -> Result<()> {
     let manifest = read_manifest(file)?;
-    let inputs = kernel::key_inputs(sh, paths, spec)?;
+    // A pack says which profile it is by its fragments: take the profile whose inputs match,
+    // else report the differences from the one asked for.
+    let matching = Profile::ALL.into_iter().find_map(|p| {
+        let inputs = kernel::key_inputs(sh, paths, spec, p).ok()?;
+        differences(&manifest.inputs, &shown(&inputs))
+            .is_empty()
+            .then_some((p, inputs))
+    });
+    let (profile, inputs) = match matching {
+        Some(found) => found,
+        None => (profile, kernel::key_inputs(sh, paths, spec, profile)?),
+    };
     let diffs = differences(&manifest.inputs, &shown(&inputs));
     if !diffs.is_empty() {
         bail!(
@@ -252,7 +271,7 @@ pub fn import(
             diffs.join("\n  ")
         );
     }
-    let dir = kernel::cache_dir_for(paths, spec, &inputs);
+    let dir = kernel::cache_dir_for(paths, spec, profile, &inputs);
     if manifest.key != key_name(&dir) {
         bail!(
             "{}: same inputs, but its key {} is not this klab's {} (a klab with another cache key made it); build the kernel instead: cargo xtask kernel build",

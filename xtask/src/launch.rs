@@ -20,6 +20,7 @@ use checker::qemu::{kernel_cmdline, ShellPort, VmImage};
 use checker::vm::{SessionError, VmSession};
 
 use crate::paths::Paths;
+use crate::profile::Profile;
 
 /// Bump when the saved state's meaning changes (guest protocol, disk layout).
 const STATE_FORMAT: u32 = 1;
@@ -48,6 +49,8 @@ pub struct Launch {
     /// Boots with the lab's files in the initramfs.
     pub cold: VmImage,
     pub fast: Option<Restore>,
+    /// The profile of the kernel the VMs run: what the harness checks after each task.
+    pub profile: Profile,
 }
 
 /// How a VM was started (for progress lines and benchmarks).

@@ -10,11 +10,13 @@ mod kernel;
 mod kernel_pack;
 mod launch;
 mod paths;
+mod profile;
 mod progress;
 mod rootfs;
 mod setup;
 mod skels_cmd;
 mod stress;
+mod symbols;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +45,17 @@ struct Cli {
     /// Build and boot with this kbuild tree instead of klab's cached lab kernel.
     #[arg(long, global = true, value_name = "DIR", env = "KLAB_KERNEL_TREE")]
     kernel_tree: Option<PathBuf>,
+    /// The lab kernel profile: `lean` (fast) or `debug` (KASAN, lockdep, kmemleak, …).
+    /// Default: `[kernel] profile` in klab.toml, else lean.
+    #[arg(
+        long = "kernel-profile",
+        visible_alias = "profile",
+        global = true,
+        value_enum,
+        value_name = "PROFILE",
+        env = "KLAB_KERNEL_PROFILE"
+    )]
+    kernel_profile: Option<profile::Profile>,
     /// Use this folder instead of `skels/` for student skeletons.
     #[arg(long, global = true, value_name = "DIR")]
     skels_dir: Option<PathBuf>,
@@ -159,6 +172,9 @@ enum Command {
         /// The lab for --grade.
         #[arg(long, default_value = "networking-c")]
         lab: String,
+        /// Instead: only compare the lean and the debug kernel (build time, VM start, one task).
+        #[arg(long, conflicts_with = "grade")]
+        profiles: bool,
     },
     /// Provision everything, then run the test suite (`cargo test --workspace`).
     Test,
@@ -193,6 +209,8 @@ pub struct Ctx {
     pub sh: Shell,
     pub paths: Paths,
     pub spec: SourceSpec,
+    /// The profile of the cached lab kernel to use (`--kernel-tree` says its own).
+    pub profile: profile::Profile,
     kernel_tree: Option<PathBuf>,
     labs: Vec<Lab>,
     /// The base initramfs (busybox, rootfs/, guest tools), built once per process and shared
@@ -206,10 +224,18 @@ impl Ctx {
         let sh = Shell::new()?;
         let spec = SourceSpec::load(&paths)?;
         let labs = manifest::discover(&paths.labs)?;
+        let profile = match cli.kernel_profile {
+            Some(profile) => profile,
+            None => profile::CourseConfig::load(&paths.root)?
+                .kernel
+                .profile
+                .unwrap_or_default(),
+        };
         Ok(Ctx {
             sh,
             paths,
             spec,
+            profile,
             kernel_tree: cli.kernel_tree.clone(),
             labs,
             base_archive: Default::default(),
@@ -222,6 +248,7 @@ impl Ctx {
             sh: Shell::new()?,
             paths: self.paths.clone(),
             spec: self.spec.clone(),
+            profile: self.profile,
             kernel_tree: self.kernel_tree.clone(),
             labs: self.labs.clone(),
             base_archive: self.base_archive.clone(),
@@ -246,6 +273,11 @@ impl Ctx {
 
     /// Tools, then the kernel: built once and cached, or the `--kernel-tree`.
     pub fn kernel(&self) -> Result<KernelTree> {
+        self.kernel_of(self.profile)
+    }
+
+    /// The cached lab kernel of `profile` (or the `--kernel-tree`), tools first.
+    pub fn kernel_of(&self, profile: profile::Profile) -> Result<KernelTree> {
         self.tools()?;
         match &self.kernel_tree {
             Some(dir) => KernelTree::external(dir),
@@ -253,7 +285,7 @@ impl Ctx {
                 let jobs = std::thread::available_parallelism()
                     .map(|n| n.get())
                     .unwrap_or(2);
-                kernel::ensure(&self.sh, &self.paths, &self.spec, jobs)
+                kernel::ensure(&self.sh, &self.paths, &self.spec, profile, jobs)
             }
         }
     }
@@ -261,6 +293,25 @@ impl Ctx {
     /// Where sources come from; the label names the build stage, image and run logs, so that
     /// runs over different folders (tests, graders) never share them.
     fn source(&self, solution: bool) -> SourceRoot {
+        let mut source = self.source_folder(solution);
+        // The debug profile's builds and images are its own: switching profiles rebuilds
+        // nothing, and lean and debug runs of the same folder never share files.
+        if self.profile == profile::Profile::Debug && self.kernel_tree.is_none() {
+            source.label.push_str("-debug");
+        }
+        if source.label.starts_with("skels-") {
+            self.prune_gone_skels_dirs();
+            let stage = self.paths.out.join("stage").join(&source.label);
+            let _ = std::fs::create_dir_all(&stage);
+            let _ = std::fs::write(
+                stage.join(".source"),
+                source.dir.as_os_str().as_encoded_bytes(),
+            );
+        }
+        source
+    }
+
+    fn source_folder(&self, solution: bool) -> SourceRoot {
         if solution {
             return SourceRoot {
                 label: "templates".into(),
@@ -278,10 +329,6 @@ impl Ctx {
             "skels-{:08x}",
             kernel::fnv64(&[dir.as_os_str().as_encoded_bytes()]) as u32
         );
-        self.prune_gone_skels_dirs();
-        let stage = self.paths.out.join("stage").join(&label);
-        let _ = std::fs::create_dir_all(&stage);
-        let _ = std::fs::write(stage.join(".source"), dir.as_os_str().as_encoded_bytes());
         SourceRoot { label, dir }
     }
 
@@ -441,6 +488,8 @@ impl Ctx {
             qemu: accel::QEMU.into(),
             kernel: kernel.bzimage.clone(),
             initrd,
+            // Also for the debug profile: KASAN's shadow (1/8) fits, and every kmemleak scan
+            // walks each page's `struct page`, so more memory costs time after every task.
             memory_mb: 256,
             accel: accel::resolve(&self.paths, kernel),
             kunit: false,
@@ -456,7 +505,11 @@ impl Ctx {
             (Some(disk), true) => self.restore_for(kernel, files, disk),
             _ => None,
         };
-        Launch { cold, fast }
+        Launch {
+            cold,
+            fast,
+            profile: kernel.profile,
+        }
     }
 
     fn restore_for(&self, kernel: &KernelTree, files: &GuestFiles, disk: &Path) -> Option<Restore> {
@@ -512,6 +565,7 @@ fn build_and_copy<'a>(
         Some(_) => Launch {
             cold: ctx.image(&kernel, files.initrd.clone()),
             fast: None,
+            profile: kernel.profile,
         },
         None => ctx.launch(&kernel, &files),
     };
@@ -710,16 +764,16 @@ fn run(cli: Cli) -> Result<bool> {
                 let kernel = ctx.kernel()?;
                 println!("lab kernel: {}", kernel.bzimage.display());
             }
-            KernelAction::Info => kernel::info(&ctx.sh, &ctx.paths, &ctx.spec)?,
+            KernelAction::Info => kernel::info(&ctx.sh, &ctx.paths, &ctx.spec, ctx.profile)?,
             KernelAction::Clean => kernel::clean(&ctx.paths)?,
             KernelAction::Doctests => return doctests(&ctx),
             KernelAction::Export { file } => {
                 ctx.tools()?;
-                kernel_pack::export(&ctx.sh, &ctx.paths, &ctx.spec, file)?;
+                kernel_pack::export(&ctx.sh, &ctx.paths, &ctx.spec, ctx.profile, file)?;
             }
             KernelAction::Import { file, force } => {
                 ctx.tools()?;
-                kernel_pack::import(&ctx.sh, &ctx.paths, &ctx.spec, file, *force)?;
+                kernel_pack::import(&ctx.sh, &ctx.paths, &ctx.spec, ctx.profile, file, *force)?;
             }
         },
         Command::Skels { sel, todo, force } => {
@@ -793,9 +847,24 @@ fn run(cli: Cli) -> Result<bool> {
         Command::Bench {
             grade: Some(n),
             lab,
+            ..
         } => bench::grading(&ctx, lab, *n)?,
-        Command::Bench { grade: None, .. } => bench::run(&ctx)?,
+        Command::Bench { profiles: true, .. } => {
+            let lines = bench::profiles(&ctx)?;
+            println!(
+                "\nkernel profiles (a task cycle: build + copy + resume + test, on the fast path):"
+            );
+            for line in lines {
+                println!("{line}");
+            }
+        }
+        Command::Bench { .. } => bench::run(&ctx)?,
         Command::Test => {
+            // The suite boots both profiles (vm_debug.rs runs the debug one): build both
+            // kernels here, once and with progress, rather than inside a test.
+            for profile in profile::Profile::ALL {
+                ctx.kernel_of(profile)?;
+            }
             let kernel = ctx.kernel()?;
             // Probe KVM once here, not in each of the suite's parallel VM tests.
             accel::resolve(&ctx.paths, &kernel);

@@ -23,6 +23,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("bc", "bc"),
     ("make", "make"),
     ("gcc", "gcc"),
+    // readelf and addr2line: kernel reports name the student's file:line (the debug profile)
+    ("binutils", "addr2line"),
     ("libc6-dev", "/usr/include/stdio.h"),
     ("libelf-dev", "/usr/include/libelf.h"),
     ("libssl-dev", "/usr/include/openssl/ssl.h"),
