@@ -224,6 +224,44 @@ fn c_fixtures_are_graded_to_the_end_under_lean() {
 }
 
 #[test]
+fn a_leak_in_a_working_solution_passes_on_lean_and_fails_on_debug() {
+    // The case the profile exists for: the reference solutions, each with a small leak,
+    // pass every check on the lean kernel; the debug kernel's kmemleak fails them.
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let udp = copy_template_task(dir.path(), "networking-c", "5-udp-sock");
+    support::replace_in(
+        &udp.join("udp_sock.c"),
+        "static int __init my_udp_sock_init(void)\n{\n",
+        "static void *scratch;\n\nstatic int __init my_udp_sock_init(void)\n{\n\tscratch = kmalloc(64, GFP_KERNEL);\t/* never freed */\n",
+    );
+    let hello = copy_template_task(dir.path(), "intro", "1-2-hello");
+    support::replace_in(
+        &hello.join("hello.rs"),
+        "    fn init(_module: &'static ThisModule) -> Result<Self> {\n",
+        "    fn init(_module: &'static ThisModule) -> Result<Self> {\n        let _scratch = KBox::leak(KBox::new([0u8; 64], GFP_KERNEL)?);\n",
+    );
+    let tasks = ["networking-c/5-udp-sock", "intro/1-2-hello"];
+    for (profile, status) in [("lean", "PASS"), ("debug", "FAULT")] {
+        let mut args = vec!["--kernel-profile", profile, "--skels-dir"];
+        args.extend([dir.path().to_str().unwrap(), "check"]);
+        args.extend(tasks);
+        let run = xtask(&args);
+        let expected: Vec<(String, String)> = tasks
+            .iter()
+            .map(|t| (status.to_string(), t.to_string()))
+            .collect();
+        assert_eq!(run.verdicts(), expected, "{profile}\n{}", run.all());
+        if profile == "debug" {
+            for id in tasks {
+                let text = explanation(&run.stdout, id);
+                assert!(text.contains("memory leak (kmemleak)"), "{text}");
+            }
+        }
+    }
+}
+
+#[test]
 fn every_reference_solution_passes_under_debug() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let run = xtask(&["--kernel-profile", "debug", "check", "--solution"]);
