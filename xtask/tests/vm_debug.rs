@@ -62,19 +62,20 @@ fn line_of(file: &Path, marker: &str) -> usize {
     text.lines().position(|l| l.contains(marker)).unwrap() + 1
 }
 
+/// `cargo xtask --kernel-profile PROFILE --skels-dir SKELS check SEL...`.
+fn check(profile: &str, skels: &Path, sel: &[&str]) -> support::Run {
+    let mut args = vec!["--kernel-profile", profile, "--skels-dir"];
+    args.extend([skels.to_str().unwrap(), "check"]);
+    args.extend(sel);
+    xtask(&args)
+}
+
 #[test]
 fn c_fixtures_are_caught_with_their_bug_class_and_place() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let skels = fixture_skels(dir.path(), "c", "networking-c");
-    let run = xtask(&[
-        "--kernel-profile",
-        "debug",
-        "--skels-dir",
-        skels.to_str().unwrap(),
-        "check",
-        "networking-c",
-    ]);
+    let run = check("debug", &skels, &["networking-c"]);
     assert_eq!(run.code, 1, "{}", run.all());
     let expected = [
         ("networking-c/1-2-netfilter", "sleep in atomic context"),
@@ -110,14 +111,7 @@ fn c_fixtures_are_caught_with_their_bug_class_and_place() {
 
     // The spinlock fixture, alone (its task is also the use-after-free's).
     let skels = fixture_skels(dir.path(), "c-lock", "networking-c");
-    let run = xtask(&[
-        "--kernel-profile",
-        "debug",
-        "--skels-dir",
-        skels.to_str().unwrap(),
-        "check",
-        "networking-c/3-4-tcp-sock",
-    ]);
+    let run = check("debug", &skels, &["networking-c/3-4-tcp-sock"]);
     assert_eq!(
         run.verdicts(),
         [("FAULT".to_string(), "networking-c/3-4-tcp-sock".to_string())],
@@ -250,10 +244,7 @@ fn a_leak_in_a_working_solution_passes_on_lean_and_fails_on_debug() {
     );
     let tasks = ["networking-c/5-udp-sock", "intro/1-2-hello"];
     for (profile, status) in [("lean", "PASS"), ("debug", "FAULT")] {
-        let mut args = vec!["--kernel-profile", profile, "--skels-dir"];
-        args.extend([dir.path().to_str().unwrap(), "check"]);
-        args.extend(tasks);
-        let run = xtask(&args);
+        let run = check(profile, dir.path(), &tasks);
         let expected: Vec<(String, String)> = tasks
             .iter()
             .map(|t| (status.to_string(), t.to_string()))
