@@ -141,20 +141,58 @@ pub fn saved_state(paths: &Paths, base: &VmImage, timeout: Duration) -> Result<P
         return Ok(path);
     }
     std::fs::create_dir_all(&dir)?;
-    // Older states are for another kernel, base or QEMU: they will not be used again.
-    for entry in std::fs::read_dir(&dir)?.flatten() {
-        if entry.path().extension().is_some_and(|e| e == "state") {
-            let _ = std::fs::remove_file(entry.path());
+    prune_states(&dir, KEPT_STATES);
+    let run_dir = paths.out.join("runs/vmstate");
+    // A state is kept only once a guest resumed from it answered: a bad one (seen once, made
+    // on a heavily loaded machine) would otherwise cost every later VM a resume timeout.
+    let mut last_error = None;
+    for _attempt in 0..2 {
+        let made = (|| -> Result<()> {
+            let mut vm = VmSession::boot(base, &run_dir, timeout)
+                .map_err(|e| anyhow!("{e}"))
+                .context("booting the guest to save")?;
+            vm.save_state(&path, timeout)
+                .map_err(|e| anyhow!("{e}"))
+                .context("saving the booted guest")?;
+            let mut resumed = VmSession::restore(base, &path, &run_dir, timeout)
+                .map_err(|e| anyhow!("{e}"))
+                .context("resuming the saved guest once to check it")?;
+            let answered = resumed.run_checked("true", Duration::from_secs(15));
+            resumed.shutdown();
+            answered
+                .map(|_| ())
+                .map_err(|e| anyhow!("the resumed guest did not answer: {e}"))
+        })();
+        match made {
+            Ok(()) => return Ok(path),
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                last_error = Some(e);
+            }
         }
     }
-    let run_dir = paths.out.join("runs/vmstate");
-    let mut vm = VmSession::boot(base, &run_dir, timeout)
-        .map_err(|e| anyhow!("{e}"))
-        .context("booting the guest to save")?;
-    vm.save_state(&path, timeout)
-        .map_err(|e| anyhow!("{e}"))
-        .context("saving the booted guest")?;
-    Ok(path)
+    Err(last_error.expect("two attempts were made"))
+}
+
+/// Saved states kept side by side: one per kernel profile, and a spare.
+const KEPT_STATES: usize = 3;
+
+/// Removes all but the `keep` newest states (older ones are for another kernel, base or
+/// QEMU). Lean and debug runs alternate in one checkout, so each keeps its own.
+fn prune_states(dir: &Path, keep: usize) {
+    let mut states: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "state"))
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    states.sort();
+    let excess = states.len().saturating_sub(keep);
+    for (_, path) in states.into_iter().take(excess) {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// What the saved guest depends on: kernel and base initramfs bytes, QEMU, machine options
