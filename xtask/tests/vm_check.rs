@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{all_task_ids, copy_template_task, replace_in, xtask};
+use support::{all_task_ids, check_skels, copy_template_task, replace_in, xtask};
 
 #[test]
 fn solutions_pass_every_task() {
@@ -76,12 +76,7 @@ fn a_module_printing_the_wrong_thing_fails_with_a_diff() {
         "let _zero: u8 = unsafe { core::mem::zeroed() };\n        Ok(Hello)",
     );
 
-    let run = xtask(&[
-        "--skels-dir",
-        dir.path().to_str().unwrap(),
-        "check",
-        "intro/1-2-hello",
-    ]);
+    let run = check_skels(&[], dir.path(), &["intro/1-2-hello"]);
     assert!(
         run.stdout.contains("hello.rs:29: uses `unsafe`"),
         "{}",
@@ -117,12 +112,7 @@ fn a_panic_at_insmod_is_a_fault_verdict_and_the_next_task_still_runs() {
     );
     copy_template_task(dir.path(), "intro", "3-fail");
 
-    let run = xtask(&[
-        "--skels-dir",
-        dir.path().to_str().unwrap(),
-        "check",
-        "intro",
-    ]);
+    let run = check_skels(&[], dir.path(), &["intro"]);
     assert_eq!(
         run.verdicts(),
         [
@@ -147,12 +137,7 @@ fn a_compile_error_is_shown_with_the_students_path() {
     let task = copy_template_task(dir.path(), "intro", "3-fail");
     replace_in(&task.join("fail.rs"), "Ok(Fail)", "Ok(Fial)");
 
-    let run = xtask(&[
-        "--skels-dir",
-        dir.path().to_str().unwrap(),
-        "check",
-        "intro/3-fail",
-    ]);
+    let run = check_skels(&[], dir.path(), &["intro/3-fail"]);
     assert_eq!(
         run.verdicts(),
         [("BUILD FAILED".to_string(), "intro/3-fail".to_string())],
@@ -184,12 +169,7 @@ fn a_module_init_that_never_returns_times_out_and_the_next_task_still_runs() {
     copy_template_task(dir.path(), "intro", "3-fail");
 
     let started = std::time::Instant::now();
-    let run = xtask(&[
-        "--skels-dir",
-        dir.path().to_str().unwrap(),
-        "check",
-        "intro",
-    ]);
+    let run = check_skels(&[], dir.path(), &["intro"]);
     assert_eq!(
         run.verdicts(),
         [

@@ -64,10 +64,7 @@ fn line_of(file: &Path, marker: &str) -> usize {
 
 /// `cargo xtask --kernel-profile PROFILE --skels-dir SKELS check SEL...`.
 fn check(profile: &str, skels: &Path, sel: &[&str]) -> support::Run {
-    let mut args = vec!["--kernel-profile", profile, "--skels-dir"];
-    args.extend([skels.to_str().unwrap(), "check"]);
-    args.extend(sel);
-    xtask(&args)
+    support::check_skels(&["--kernel-profile", profile], skels, sel)
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{copy_template_task, replace_in, xtask, xtask_env};
+use support::{check_skels, copy_template_task, replace_in, xtask_env};
 
 /// The intro lab as a student has it, with a module that leaves a file behind and one that
 /// notices such a file (`KernelFile::create_new` fails with EEXIST on an existing file).
@@ -43,12 +43,7 @@ fn leak_fixture(dir: &std::path::Path, fault: bool) {
 fn a_fault_cannot_leak_state_into_the_next_task() {
     let dir = tempfile::tempdir().unwrap();
     leak_fixture(dir.path(), true);
-    let run = xtask(&[
-        "--skels-dir",
-        dir.path().to_str().unwrap(),
-        "check",
-        "intro",
-    ]);
+    let run = check_skels(&[], dir.path(), &["intro"]);
     assert!(
         run.stderr.contains("resumed from the saved guest"),
         "the fast path is the default\n{}",
@@ -71,12 +66,7 @@ fn the_leak_detector_sees_state_when_the_vm_is_reused() {
     // is still there, and the second task's check fails on it. So the detector works.
     let dir = tempfile::tempdir().unwrap();
     leak_fixture(dir.path(), false);
-    let run = xtask(&[
-        "--skels-dir",
-        dir.path().to_str().unwrap(),
-        "check",
-        "intro",
-    ]);
+    let run = check_skels(&[], dir.path(), &["intro"]);
     assert_eq!(
         run.verdicts(),
         [

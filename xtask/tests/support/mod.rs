@@ -70,6 +70,14 @@ pub fn xtask_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// `cargo xtask FLAGS... --skels-dir SKELS check SEL...`: a student's folder checked.
+pub fn check_skels(flags: &[&str], skels: &Path, sel: &[&str]) -> Run {
+    let mut args = flags.to_vec();
+    args.extend(["--skels-dir", skels.to_str().unwrap(), "check"]);
+    args.extend(sel);
+    xtask(&args)
+}
+
 /// Every `lab/task` the repository's manifests list.
 pub fn all_task_ids() -> Vec<String> {
     let labs = checker::manifest::discover(&repo().join("labs")).unwrap();
