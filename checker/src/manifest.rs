@@ -12,6 +12,9 @@ use crate::normalize::Filter;
 /// Default per-task time limit inside the VM.
 pub const DEFAULT_TASK_TIMEOUT_SECS: u64 = 30;
 
+/// Default wall-clock limit of one task's build on the host (modules and programs).
+pub const DEFAULT_BUILD_TIMEOUT_SECS: u64 = 120;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabManifest {
@@ -22,7 +25,14 @@ pub struct LabManifest {
     /// two tracks of one lab (C and Rust) are checked by the very same scripts.
     #[serde(default)]
     pub scripts_from: Option<String>,
+    /// Wall-clock limit of each task's build in the sandbox (default 120 s).
+    #[serde(default = "default_build_timeout")]
+    pub build_timeout_secs: u64,
     pub tasks: Vec<TaskManifest>,
+}
+
+fn default_build_timeout() -> u64 {
+    DEFAULT_BUILD_TIMEOUT_SECS
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +103,9 @@ impl Lab {
             if other.is_empty() || other.contains(['/', '\\']) || other.starts_with('.') {
                 bail!("scripts_from `{other}` must be the name of another lab");
             }
+        }
+        if !(1..=3600).contains(&self.manifest.build_timeout_secs) {
+            bail!("build_timeout_secs must be between 1 and 3600");
         }
         let mut seen = std::collections::HashSet::new();
         for task in &self.manifest.tasks {

@@ -12,6 +12,12 @@ use crate::check::{self, SnapshotMode};
 use crate::progress::secs;
 use crate::Ctx;
 
+mod sandbox_cost;
+pub use sandbox_cost::sandbox_cost;
+
+/// The tasks `bench --sandbox` builds: a Rust module and a C module with a test program.
+pub const SANDBOX_TASKS: &[&str] = &["intro/1-2-hello", "networking-c/1-2-netfilter"];
+
 /// How the measured VMs start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Path {
@@ -257,6 +263,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         grading.push(grade_copies(ctx, "networking", 6, path)?);
     }
     let by_profile = profiles(ctx)?;
+    let sandbox = sandbox_cost(ctx, SANDBOX_TASKS)?;
 
     println!();
     println!(
@@ -303,6 +310,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     );
     println!("\nkernel profiles (a task cycle: build + copy + resume + test, on the fast path):");
     for line in by_profile {
+        println!("{line}");
+    }
+    println!("\nthe build sandbox (median of 5, alternating):");
+    for line in sandbox {
         println!("{line}");
     }
     Ok(())

@@ -6,14 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::kernel::KernelTree;
+use crate::paths::Paths;
+use crate::sandbox::{Finished, Job, Limits, Sandbox};
 use anyhow::{Context, Result};
 use checker::kbuild;
 use checker::manifest::TaskManifest;
 use checker::selection::Selected;
-use xshell::{cmd, Shell};
-
-use crate::kernel::KernelTree;
-use crate::paths::Paths;
 
 /// Where a build takes its sources from.
 #[derive(Debug, Clone)]
@@ -39,7 +38,7 @@ const IGNORED_NAMES: &[&str] = &["Makefile", "Kbuild", "makefile", "GNUmakefile"
 
 fn stage_dir(paths: &Paths, source: &SourceRoot, sel: &Selected) -> PathBuf {
     paths
-        .out
+        .work
         .join("stage")
         .join(&source.label)
         .join(&sel.lab.name)
@@ -139,9 +138,40 @@ fn write_if_changed(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// A task build's limits: the lab's `build_timeout_secs`, lowered by `KLAB_BUILD_TIMEOUT_SECS`
+/// (tests of the limit itself).
+fn build_limits(sel: &Selected) -> Limits {
+    let lab = sel.lab.manifest.build_timeout_secs;
+    let cap = std::env::var("KLAB_BUILD_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(u64::MAX);
+    Limits::build(std::time::Duration::from_secs(lab.min(cap)))
+}
+
+/// A failed build's message: the limit it hit first, then the compiler's words.
+fn failure(message: String, done: &Finished, limits: &Limits) -> String {
+    let mut text = String::new();
+    if let Some(limit) = done.limit {
+        text.push_str(&format!(
+            "{}; the build was stopped\n",
+            limit.describe(limits)
+        ));
+    }
+    text.push_str(&message);
+    if done.dropped > 0 {
+        text.push_str(&format!(
+            "\n[{} more bytes of compiler output were not kept]",
+            done.dropped
+        ));
+    }
+    text
+}
+
 /// Builds one task. `Ok(Err(message))` is a build failure to show the student.
 pub fn build_task(
-    sh: &Shell,
+    sandbox: &Sandbox,
     paths: &Paths,
     kernel: &KernelTree,
     source: &SourceRoot,
@@ -159,6 +189,7 @@ pub fn build_task(
     }
     let mut warnings = Vec::new();
     let stage = stage_dir(paths, source, sel);
+    let limits = build_limits(sel);
     sync_sources(&src, &stage, &shown, &mut warnings)?;
     let task: &TaskManifest = sel.task;
 
@@ -185,28 +216,27 @@ pub fn build_task(
                 .modules
                 .iter()
                 .all(|m| stage.join(format!("{m}.ko")).is_file());
-        let out = match built_before {
-            true => None,
-            false => {
-                let _ = std::fs::remove_file(&stamp_path);
-                Some(
-                    cmd!(sh, "make -C {kdir} LLVM=1 M={stage} -j2 modules")
-                        .quiet()
-                        .ignore_status()
-                        .output()?,
-                )
-            }
-        };
-        if let Some(out) = out {
-            if !out.status.success() {
-                let log = format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
+        if !built_before {
+            let _ = std::fs::remove_file(&stamp_path);
+            let job = Job {
+                program: "make",
+                args: [
+                    "-C".into(),
+                    kdir.as_os_str().to_owned(),
+                    "LLVM=1".into(),
+                    format!("M={}", stage.display()).into(),
+                    "-j2".into(),
+                    "modules".into(),
+                ]
+                .into(),
+                writable: Some(&stage),
+                readable: vec![kdir],
+            };
+            let done = sandbox.run(&job, &limits)?;
+            if !done.success {
                 let message =
-                    kbuild::rewrite_paths(&kbuild::interesting_lines(&log), &stage, &shown);
-                return Ok(Err(message));
+                    kbuild::rewrite_paths(&kbuild::interesting_lines(&done.output), &stage, &shown);
+                return Ok(Err(failure(message, &done, &limits)));
             }
             std::fs::write(&stamp_path, &stamp)?;
         }
@@ -233,13 +263,23 @@ pub fn build_task(
             files.push((name.to_owned(), binary));
             continue;
         }
-        let out = cmd!(sh, "cc -static -O2 -Wall -o {binary} {source_file}")
-            .quiet()
-            .ignore_status()
-            .output()?;
-        if !out.status.success() {
-            let log = String::from_utf8_lossy(&out.stderr);
-            return Ok(Err(kbuild::rewrite_paths(&log, &stage, &shown)));
+        let job = Job {
+            program: "cc",
+            args: vec![
+                "-static".into(),
+                "-O2".into(),
+                "-Wall".into(),
+                "-o".into(),
+                binary.clone().into(),
+                source_file.into(),
+            ],
+            writable: Some(&stage),
+            readable: vec![],
+        };
+        let done = sandbox.run(&job, &limits)?;
+        if !done.success {
+            let message = kbuild::rewrite_paths(&done.output, &stage, &shown);
+            return Ok(Err(failure(message, &done, &limits)));
         }
         files.push((name.to_owned(), binary));
     }

@@ -21,6 +21,7 @@ use crate::launch::Launch;
 use crate::paths::Paths;
 use crate::profile::Profile;
 use crate::progress::secs;
+use crate::sandbox::Sandbox;
 
 /// What to do with a run's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,7 @@ pub struct Prepared<'a> {
 /// `first`: a VM already started for this run (in `runs/<label>/vm-1`), used first.
 pub fn run_tasks(
     paths: &Paths,
+    sandbox: &Sandbox,
     source: &SourceRoot,
     launch: &Launch,
     tasks: &[Prepared],
@@ -61,7 +63,7 @@ pub fn run_tasks(
             report(paths, v)
         }
     };
-    let runs_dir = paths.out.join("runs").join(&source.label);
+    let runs_dir = paths.work.join("runs").join(&source.label);
     if first.is_none() {
         let _ = std::fs::remove_dir_all(&runs_dir);
     }
@@ -121,7 +123,8 @@ pub fn run_tasks(
                     .join(&prepared.sel.lab.name)
                     .join(&prepared.sel.task.name),
             );
-            if let Some(mut resolver) = crate::symbols::Resolver::new(&built.files, shown) {
+            if let Some(mut resolver) = crate::symbols::Resolver::new(sandbox, &built.files, shown)
+            {
                 checker::symbolize::annotate(&mut fault.excerpt, |f| resolver.place(f));
             }
         }

@@ -111,8 +111,16 @@ fn grade_one(
     out: &Path,
 ) -> Result<SubmissionGrade> {
     let start = Instant::now();
-    let work = ctx.paths.out.join("grade").join(name);
-    let _ = std::fs::remove_dir_all(&work);
+    // Everything of this submission's (unpacked files, stage, image, VM logs) lives in a
+    // private folder outside the repository, removed when it is graded: a build sees none of
+    // the repository, and no submission sees another's files.
+    let private = tempfile::Builder::new()
+        .prefix("klab-grade-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .context("making a private folder for the submission")?;
+    let work = private.path().to_path_buf();
+    let ctx = &ctx.working_in(&work)?;
     let mut notes = Vec::new();
     let unpacked = match submission::open(path, &work.join("unpacked"), lab, Limits::default()) {
         Ok(u) => u,
@@ -172,6 +180,7 @@ fn grade_one(
     let launch = ctx.launch(kernel, &files);
     let verdicts = check::run_tasks(
         &ctx.paths,
+        &ctx.sandbox()?,
         &source,
         &launch,
         &prepared,
@@ -221,17 +230,8 @@ fn grade_one(
             write_atomic(&out.join(name).join(format!("{vm}.console.log")), &bytes)?;
         }
     }
-    // Results and logs are saved: the per-submission build stage, image, VM logs and
-    // unpacked files go, so that grading hundreds of submissions does not fill the disk.
-    for leftover in [
-        work.clone(),
-        ctx.paths.out.join("stage").join(&source.label),
-        ctx.paths.out.join("runs").join(&source.label),
-        ctx.paths.out.join(format!("initrd-{}.cpio", source.label)),
-        ctx.paths.out.join(format!("lab-{}.img", source.label)),
-    ] {
-        let _ = std::fs::remove_dir_all(&leftover).or_else(|_| std::fs::remove_file(&leftover));
-    }
+    // Results and logs are saved; the private folder goes with `private`.
+    drop(private);
     Ok(SubmissionGrade {
         name: name.into(),
         lab: lab.name.clone(),

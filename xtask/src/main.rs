@@ -13,6 +13,7 @@ mod paths;
 mod profile;
 mod progress;
 mod rootfs;
+mod sandbox;
 mod setup;
 mod skels_cmd;
 mod stress;
@@ -59,6 +60,9 @@ struct Cli {
     /// Use this folder instead of `skels/` for student skeletons.
     #[arg(long, global = true, value_name = "DIR")]
     skels_dir: Option<PathBuf>,
+    /// Build without the bubblewrap sandbox (trusted code only; `grade` refuses otherwise).
+    #[arg(long, global = true)]
+    no_sandbox: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -175,6 +179,9 @@ enum Command {
         /// Instead: only compare the lean and the debug kernel (build time, VM start, one task).
         #[arg(long, conflicts_with = "grade")]
         profiles: bool,
+        /// Instead: only measure what the build sandbox costs on a task build.
+        #[arg(long, conflicts_with_all = ["grade", "profiles"])]
+        sandbox: bool,
     },
     /// Provision everything, then run the test suite (`cargo test --workspace`).
     Test,
@@ -216,6 +223,9 @@ pub struct Ctx {
     /// The base initramfs (busybox, rootfs/, guest tools), built once per process and shared
     /// with worker contexts: grading many submissions must not rebuild it for each.
     base_archive: std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<Vec<u8>>>>>,
+    /// Whether builds may run without the sandbox, and the sandbox once probed.
+    sandbox_policy: sandbox::Policy,
+    sandbox: std::sync::Arc<std::sync::Mutex<Option<sandbox::Sandbox>>>,
 }
 
 impl Ctx {
@@ -231,6 +241,11 @@ impl Ctx {
                 .profile
                 .unwrap_or_default(),
         };
+        let sandbox_policy = match (cli.no_sandbox, &cli.command) {
+            (true, _) => sandbox::Policy::Off,
+            (false, Command::Grade { .. }) => sandbox::Policy::Required,
+            (false, _) => sandbox::Policy::Preferred,
+        };
         Ok(Ctx {
             sh,
             paths,
@@ -239,6 +254,8 @@ impl Ctx {
             kernel_tree: cli.kernel_tree.clone(),
             labs,
             base_archive: Default::default(),
+            sandbox_policy,
+            sandbox: Default::default(),
         })
     }
 
@@ -252,7 +269,28 @@ impl Ctx {
             kernel_tree: self.kernel_tree.clone(),
             labs: self.labs.clone(),
             base_archive: self.base_archive.clone(),
+            sandbox_policy: self.sandbox_policy,
+            sandbox: self.sandbox.clone(),
         })
+    }
+
+    /// A context whose run files (stages, images, VM logs) go to `work` (a grader's private
+    /// temporary folder, outside the repository).
+    pub fn working_in(&self, work: &Path) -> Result<Ctx> {
+        let mut ctx = self.worker()?;
+        ctx.paths = self.paths.working_in(work);
+        Ok(ctx)
+    }
+
+    /// The build sandbox, probed on first use (an error under `grade` if it does not work).
+    pub fn sandbox(&self) -> Result<sandbox::Sandbox> {
+        let mut cached = self.sandbox.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sandbox) = cached.as_ref() {
+            return Ok(sandbox.clone());
+        }
+        let sandbox = sandbox::Sandbox::probe(&self.sh, self.sandbox_policy)?;
+        *cached = Some(sandbox.clone());
+        Ok(sandbox)
     }
 
     pub fn lab(&self, name: &str) -> Result<&Lab> {
@@ -375,17 +413,15 @@ impl Ctx {
             .iter()
             .map(|_| std::sync::Mutex::new(None))
             .collect();
-        let shells = (0..jobs)
-            .map(|_| Shell::new())
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let sandbox = self.sandbox()?;
         let paths = &self.paths;
         std::thread::scope(|scope| {
-            for sh in shells {
-                let (next, results, selected) = (&next, &results, &selected);
+            for _ in 0..jobs {
+                let (next, results, selected, sandbox) = (&next, &results, &selected, &sandbox);
                 scope.spawn(move || loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     let Some(sel) = selected.get(i) else { break };
-                    let built = build::build_task(&sh, paths, kernel, source, sel)
+                    let built = build::build_task(sandbox, paths, kernel, source, sel)
                         .with_context(|| format!("building {}", sel.id()));
                     *results[i].lock().unwrap() = Some(built);
                 });
@@ -474,7 +510,7 @@ impl Ctx {
         })()
         .ok()?;
         let fast = self.restore_for(kernel, &files, &disk)?;
-        let runs_dir = self.paths.out.join("runs").join(&source.label);
+        let runs_dir = self.paths.work.join("runs").join(&source.label);
         let _ = std::fs::remove_dir_all(&runs_dir);
         Some(launch::Early::start(
             fast,
@@ -602,7 +638,10 @@ fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<boo
             "booted"
         }
     ));
-    let verdicts = check::run_tasks(&ctx.paths, &source, &launch, &prepared, mode, true, first)?;
+    let sandbox = ctx.sandbox()?;
+    let verdicts = check::run_tasks(
+        &ctx.paths, &sandbox, &source, &launch, &prepared, mode, true, first,
+    )?;
     step.done();
     let what = if mode == SnapshotMode::Accept {
         "bless"
@@ -855,6 +894,12 @@ fn run(cli: Cli) -> Result<bool> {
                 "\nkernel profiles (a task cycle: build + copy + resume + test, on the fast path):"
             );
             for line in lines {
+                println!("{line}");
+            }
+        }
+        Command::Bench { sandbox: true, .. } => {
+            println!("\nthe build sandbox (median of 5, alternating):");
+            for line in bench::sandbox_cost(&ctx, bench::SANDBOX_TASKS)? {
                 println!("{line}");
             }
         }

@@ -12,8 +12,11 @@ pub struct Paths {
     pub skels: PathBuf,
     pub rootfs: PathBuf,
     pub kernel_dir: PathBuf,
-    /// `target/klab`: build stages, images, run logs.
+    /// `target/klab`: shared build output (the base initramfs, saved guests, probes).
     pub out: PathBuf,
+    /// Where one run's stages, images and VM logs go: `out`, or a grader's private
+    /// temporary folder outside the repository.
+    pub work: PathBuf,
     /// Outside the repo, survives `cargo clean`: the lab kernel and downloads.
     pub cache: PathBuf,
 }
@@ -44,6 +47,7 @@ impl Paths {
                 .unwrap_or_else(|| root.join("skels")),
             rootfs: root.join("rootfs"),
             kernel_dir: root.join("kernel"),
+            work: out.clone(),
             out,
             cache,
             root,
@@ -51,10 +55,21 @@ impl Paths {
     }
 
     /// A path as the user should see it: relative to the repository when inside it.
+    /// A graded submission's sources (`work/src/<lab>/…`) show as `<lab>/…`.
     pub fn show(&self, path: &Path) -> String {
+        let graded = self.work.join("src");
         path.strip_prefix(&self.root)
+            .or_else(|_| path.strip_prefix(&graded))
             .unwrap_or(path)
             .display()
             .to_string()
+    }
+
+    /// The same paths with one run's stages, images and VM logs in `work`.
+    pub fn working_in(&self, work: &Path) -> Paths {
+        Paths {
+            work: work.to_path_buf(),
+            ..self.clone()
+        }
     }
 }

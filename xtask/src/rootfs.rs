@@ -129,8 +129,8 @@ pub fn lab_archive(tasks: &[(String, &BuiltTask)]) -> Result<Vec<u8>> {
 
 /// Writes `target/klab/initrd-<label>.cpio` (base + lab) if its bytes changed.
 pub fn write_initrd(paths: &Paths, label: &str, base: &[u8], lab: &[u8]) -> Result<PathBuf> {
-    std::fs::create_dir_all(&paths.out)?;
-    let path = paths.out.join(format!("initrd-{label}.cpio"));
+    std::fs::create_dir_all(&paths.work)?;
+    let path = paths.work.join(format!("initrd-{label}.cpio"));
     let mut bytes = Vec::with_capacity(base.len() + lab.len());
     bytes.extend_from_slice(base);
     bytes.extend_from_slice(lab);
@@ -171,7 +171,7 @@ pub fn write_base_initrd(paths: &Paths, base: &[u8]) -> Result<PathBuf> {
 
 /// Where the lab disk of `label` is.
 pub fn lab_disk_path(paths: &Paths, label: &str) -> PathBuf {
-    paths.out.join(format!("lab-{label}.img"))
+    paths.work.join(format!("lab-{label}.img"))
 }
 
 /// `target/klab/lab-<label>.img`: the lab archive on a fixed-size disk for a restored guest
@@ -184,6 +184,7 @@ pub fn write_lab_disk(paths: &Paths, label: &str, lab: &[u8]) -> Result<Option<P
         return Ok(None);
     }
     let path = lab_disk_path(paths, label);
+    std::fs::create_dir_all(&paths.work)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
