@@ -306,6 +306,8 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
         }
         None => opts.submissions.clone(),
     };
+    // Before anything is built or booted: no sandbox, no grading.
+    ctx.sandbox()?;
     let kernel = ctx.kernel()?;
     let skeleton = skeleton_of(ctx, lab)?;
     let mut names: Vec<String> = Vec::new();

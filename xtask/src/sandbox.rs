@@ -200,8 +200,14 @@ impl Sandbox {
             return Ok(unsandboxed);
         }
         let tried = (|| -> Result<Sandbox> {
-            let bwrap = crate::setup::find_program(Path::new("bwrap"))
-                .context("bubblewrap (`bwrap`) is not installed")?;
+            // `KLAB_BWRAP`: another bubblewrap binary (tests use a missing one).
+            let wanted = std::env::var_os("KLAB_BWRAP").unwrap_or_else(|| "bwrap".into());
+            let bwrap = crate::setup::find_program(Path::new(&wanted)).with_context(|| {
+                format!(
+                    "bubblewrap (`{}`) is not installed",
+                    wanted.to_string_lossy()
+                )
+            })?;
             let sandbox = Sandbox {
                 isolation: Isolation::Bubblewrap {
                     bwrap,
