@@ -295,8 +295,29 @@ impl Sandbox {
                         Err(_) => {}
                     }
                 }
+                push(&[&"--perms", &"0755", &"--dir", &"/etc"]);
                 for file in ["/etc/alternatives", "/etc/ld.so.cache"] {
                     push(&[&"--ro-bind-try", &file, &file]);
+                }
+                // Folders bound at their host paths; their parents are made 0755 first
+                // (bubblewrap would copy a private parent's mode, e.g. /root's 0700, and the
+                // unprivileged job could not reach the folder).
+                let bound: Vec<&Path> = self
+                    .rust_sysroot
+                    .iter()
+                    .map(PathBuf::as_path)
+                    .chain(job.readable.iter().copied())
+                    .chain(job.writable)
+                    .collect();
+                let mut parents: Vec<&Path> = bound
+                    .iter()
+                    .flat_map(|p| p.ancestors().skip(1))
+                    .filter(|p| p.components().count() > 1)
+                    .collect();
+                parents.sort();
+                parents.dedup();
+                for parent in parents {
+                    push(&[&"--perms", &"0755", &"--dir", &parent]);
                 }
                 if let Some(sysroot) = &self.rust_sysroot {
                     push(&[&"--ro-bind", sysroot, sysroot]);

@@ -78,7 +78,7 @@ fn a_job_that_outlives_its_wall_clock_is_killed_with_its_children() {
         &sandbox,
         stage.path(),
         vec![],
-        "sleep 30 & sleep 30; echo never",
+        "sleep 3141 & sleep 3141; echo never",
         &limits,
     );
     assert!(!done.success);
@@ -89,6 +89,17 @@ fn a_job_that_outlives_its_wall_clock_is_killed_with_its_children() {
         start.elapsed()
     );
     assert!(!done.output.contains("never"));
+    std::thread::sleep(Duration::from_millis(300));
+    let survivors: Vec<_> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|c| c.starts_with(b"sleep\03141"))
+        .collect();
+    assert!(
+        survivors.is_empty(),
+        "{} sleeps outlived the job",
+        survivors.len()
+    );
     assert!(Limit::WallClock.describe(&limits).contains("1 s"));
 }
 
