@@ -204,6 +204,7 @@ fn hostile_submissions_score_nothing_and_spoil_nothing() {
     let start = Instant::now();
     let run = xtask_env(&args, &[("KLAB_BUILD_TIMEOUT_SECS", "60")]);
     let took = start.elapsed();
+    eprintln!("{}", run.all());
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(took < Duration::from_secs(600), "the grade took {took:?}");
 
