@@ -98,6 +98,11 @@ fn a_command_gets_its_output_and_status() {
         .run("echo hi", Duration::from_secs(10))
         .unwrap();
     assert_eq!((out.output.as_str(), out.status), ("hi\n", 0));
+    assert_eq!(
+        fake.session.shell.write_timeout().unwrap(),
+        Some(SHELL_WRITE_TIMEOUT),
+        "writes to the guest are bounded"
+    );
 }
 
 #[test]
@@ -144,20 +149,22 @@ fn a_guest_that_never_answers_times_out_within_the_limit() {
 
 #[test]
 fn a_guest_that_never_reads_its_command_port_times_out() {
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let rx = std::sync::Mutex::new(rx);
-    // The guest takes the first line, then stops reading.
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (stuck, is_stuck) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    // The guest takes its first line, says so, then stops reading.
     let mut fake = fake(move |_, _, _| {
-        let _ = rx.lock().unwrap().recv();
+        let _ = stuck.send(());
+        let _ = released.lock().unwrap().recv();
     });
-    // Fill the socket's buffers so that the next write blocks (again once the guest has
-    // taken its first line and stopped).
-    fake.session.shell.set_nonblocking(true).unwrap();
     let filler = "#".repeat(999) + "\n";
-    for _ in 0..2 {
-        while fake.session.shell.write(filler.as_bytes()).is_ok() {}
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    fake.session.shell.write_all(filler.as_bytes()).unwrap();
+    is_stuck
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the guest took its first line");
+    // Fill the socket's buffers so that the next write blocks.
+    fake.session.shell.set_nonblocking(true).unwrap();
+    while fake.session.shell.write(filler.as_bytes()).is_ok() {}
     fake.session.shell.set_nonblocking(false).unwrap();
     fake.session
         .shell
@@ -165,7 +172,7 @@ fn a_guest_that_never_reads_its_command_port_times_out() {
         .unwrap();
     // The command's own limit is far away: the write's is what ends it.
     times_out(&mut fake.session, Duration::from_secs(60));
-    drop(tx);
+    drop(release);
 }
 
 #[test]
