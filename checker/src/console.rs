@@ -1,7 +1,11 @@
 //! Reading the kernel console: recognising the reports that mean a task broke the kernel.
 //!
 //! The patterns follow the report titles the kernel prints (the same ones syzkaller keys
-//! on). A report is a fault of the task that was running when it appeared.
+//! on). A report is a fault of the task that was running when it appeared. An excerpt keeps
+//! at most [`EXCERPT_LINES`] lines of at most [`EXCERPT_LINE_BYTES`] each, whatever the
+//! console carries.
+
+use crate::limits::{cut_line, floor_boundary, EXCERPT_LINE_BYTES, TITLE_BYTES};
 
 /// What kind of kernel report a console line starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +121,9 @@ const PATTERNS: &[(&str, FaultKind)] = &[
 ];
 
 /// The kind of report a console line starts, if any. The kernel timestamp may precede it.
+/// Only the line's first [`TITLE_BYTES`] are searched: a title is where a line starts.
 pub fn fault_in(line: &str) -> Option<FaultKind> {
+    let line = &line[..floor_boundary(line, TITLE_BYTES)];
     let text = strip_timestamp(line);
     PATTERNS
         .iter()
@@ -184,7 +190,7 @@ pub struct FaultWatch {
 }
 
 /// How many lines of a report the excerpt keeps.
-pub const EXCERPT_LINES: usize = 40;
+pub const EXCERPT_LINES: usize = crate::limits::EXCERPT_LINES;
 
 impl FaultWatch {
     pub fn feed(&mut self, line: &str) {
@@ -211,14 +217,14 @@ impl FaultWatch {
                     _ => {}
                 }
                 if fault.excerpt.len() < EXCERPT_LINES {
-                    fault.excerpt.push(line.to_owned());
+                    fault.excerpt.push(cut_line(line, EXCERPT_LINE_BYTES));
                 }
             }
             None => {
                 if let Some(kind) = fault_in(line) {
                     self.fault = Some(Fault {
                         kind,
-                        excerpt: vec![line.to_owned()],
+                        excerpt: vec![cut_line(line, EXCERPT_LINE_BYTES)],
                     });
                 }
             }
@@ -343,5 +349,47 @@ mod tests {
         assert_eq!(fault.excerpt.len(), 3);
         assert!(fault.excerpt[0].contains("NULL pointer"));
         assert!(watch.fault().is_none());
+    }
+
+    #[test]
+    fn an_excerpt_stays_bounded_in_lines_and_bytes() {
+        let mut watch = FaultWatch::default();
+        let long = "w".repeat(1 << 20);
+        let title = format!("[1.0] Oops: 0002 [#1] {long}");
+        watch.feed(&title);
+        let line = "v".repeat(10 << 10);
+        for i in 0..1000 {
+            watch.feed(&format!("[1.{i}] line {i} {line}"));
+        }
+        let fault = watch.take().unwrap();
+        assert_eq!(fault.excerpt.len(), EXCERPT_LINES);
+        assert!(fault
+            .excerpt
+            .iter()
+            .all(|l| l.len() < EXCERPT_LINE_BYTES + 40));
+        let cut = format!("[… {} bytes cut]", title.len() - EXCERPT_LINE_BYTES);
+        assert!(
+            fault.excerpt[0].ends_with(&cut),
+            "{}",
+            &fault.excerpt[0][EXCERPT_LINE_BYTES - 5..]
+        );
+        assert_eq!(
+            fault.class(),
+            "kernel oops",
+            "a cut title still names its class"
+        );
+    }
+
+    #[test]
+    fn a_title_is_looked_for_only_where_a_line_starts() {
+        let padding = "p".repeat(TITLE_BYTES);
+        assert_eq!(fault_in(&format!("{padding} Oops: 0002")), None);
+        // A cut inside a multibyte char is no panic.
+        let padding = "é".repeat(TITLE_BYTES);
+        assert_eq!(
+            fault_in(&format!("Oops: 0002 {padding}")),
+            Some(FaultKind::Oops)
+        );
+        assert_eq!(fault_in(&format!("x{padding}")), None);
     }
 }

@@ -7,8 +7,11 @@
 
 pub mod console;
 pub mod cpio;
+pub mod deadline;
 pub mod kbuild;
 pub mod ktap;
+pub mod limits;
+pub mod line_reader;
 pub mod manifest;
 pub mod monitor;
 pub mod normalize;

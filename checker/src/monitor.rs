@@ -3,11 +3,15 @@
 //!
 //! HMP is a line protocol with a `(qemu) ` prompt after the banner and after every
 //! command's output; the output may carry terminal escape sequences, which are removed.
+//! Every read and write has the monitor's timeout, and a reply at most
+//! [`MONITOR_REPLY_BYTES`].
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+use crate::limits::MONITOR_REPLY_BYTES;
 
 const PROMPT: &str = "(qemu) ";
 
@@ -22,6 +26,7 @@ impl Monitor {
     pub fn connect(socket: &Path, timeout: Duration) -> std::io::Result<Monitor> {
         let stream = connect_when_listening(socket, timeout)?;
         stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
         let mut monitor = Monitor { stream, timeout };
         monitor.read_to_prompt()?;
         Ok(monitor)
@@ -55,10 +60,14 @@ impl Monitor {
         }
     }
 
+    /// Reads up to the next prompt, within the monitor's timeout in all.
     fn read_to_prompt(&mut self) -> std::io::Result<String> {
+        let deadline = Instant::now() + self.timeout;
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
         loop {
+            let left = crate::deadline::left(deadline, "waiting for the QEMU monitor")?;
+            self.stream.set_read_timeout(Some(left))?;
             let n = self.stream.read(&mut chunk)?;
             if n == 0 {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
@@ -67,6 +76,14 @@ impl Monitor {
             let text = strip_escapes(&String::from_utf8_lossy(&buf));
             if text.ends_with(PROMPT) {
                 return Ok(text);
+            }
+            if buf.len() > MONITOR_REPLY_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "the QEMU monitor sent over {MONITOR_REPLY_BYTES} bytes without a prompt"
+                    ),
+                ));
             }
         }
     }
@@ -143,13 +160,24 @@ mod tests {
         assert_eq!(vm_status("unknown command\n"), None);
     }
 
-    #[test]
-    fn a_fake_monitor_answers_commands() {
+    /// A monitor socket in a fresh folder, served by `serve` on a thread.
+    fn fake_monitor(
+        serve: impl FnOnce(UnixStream) + Send + 'static,
+    ) -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        std::thread::JoinHandle<()>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("mon.sock");
         let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
+        let server = std::thread::spawn(move || serve(listener.accept().unwrap().0));
+        (dir, sock, server)
+    }
+
+    #[test]
+    fn a_fake_monitor_answers_commands() {
+        let (_dir, sock, server) = fake_monitor(|mut s| {
             s.write_all(b"QEMU 7.2 monitor - type 'help' for more information\r\n(qemu) ")
                 .unwrap();
             let mut buf = [0u8; 256];
@@ -165,5 +193,29 @@ mod tests {
         let mut m = Monitor::connect(&sock, Duration::from_secs(5)).unwrap();
         assert_eq!(m.wait_status(|s| s == "running").unwrap(), "running");
         server.join().unwrap();
+    }
+
+    #[test]
+    fn a_monitor_that_drips_bytes_without_a_prompt_times_out() {
+        let (_dir, sock, server) = fake_monitor(|mut s| {
+            // Each read gets a byte well within the read timeout, the prompt never comes.
+            for _ in 0..100 {
+                if s.write_all(b"x").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let start = Instant::now();
+        let err = Monitor::connect(&sock, Duration::from_millis(400))
+            .err()
+            .unwrap();
+        assert!(crate::deadline::is_timeout(&err), "{err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(server);
     }
 }

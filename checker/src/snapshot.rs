@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use similar::{ChangeTag, TextDiff};
 
+use crate::limits::DIFF_TIME;
+
 /// The snapshot body as stored (without the header), newline-terminated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -67,8 +69,11 @@ pub fn pending_path(snapshot: &Path) -> PathBuf {
 }
 
 /// A unified diff, `-` for the reviewed snapshot and `+` for this run, with line context.
+/// Computed within [`DIFF_TIME`]: past it the diff is coarser (still correct), never slow.
 pub fn diff(expected: &Snapshot, actual: &Snapshot) -> String {
-    let diff = TextDiff::from_lines(&expected.body, &actual.body);
+    let diff = TextDiff::configure()
+        .timeout(DIFF_TIME)
+        .diff_lines(&expected.body, &actual.body);
     let mut out = String::new();
     for (i, group) in diff.grouped_ops(3).iter().enumerate() {
         if i > 0 {

@@ -4,19 +4,31 @@
 //! and through a [`FaultWatch`]. The guest's init runs a command loop on ttyS1 (a unix
 //! socket here): the harness sends one line per command and the guest answers with the
 //! command's output followed by a sentinel `@@KLAB-DONE <id> <status>@@`. Every wait has a
-//! timeout; a VM that misbehaves is killed, never waited on forever.
+//! timeout; a VM that misbehaves is killed, never waited on forever. What the guest sends is
+//! kept within the caps of [`crate::limits`]: lines are cut, a command's output is capped,
+//! and so are the console lines kept.
+
+mod events;
+mod state;
+#[cfg(test)]
+mod tests;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use crate::console::{Fault, FaultKind, FaultWatch};
-use crate::monitor::Monitor;
+use crate::deadline::is_timeout;
+use crate::limits::{
+    CappedLines, CappedText, COMMAND_OUTPUT_BYTES, CONSOLE_KEPT_BYTES, DRAIN_TIME, READER_POLL,
+    SHELL_WRITE_TIMEOUT,
+};
 use crate::qemu::{qemu_args, ShellPort, VmImage};
+use events::{Event, Events, Stream};
 
 /// The line the guest prints on its command port once it is ready.
 pub const READY_LINE: &str = "@@KLAB-READY@@";
@@ -25,7 +37,7 @@ const DONE_PREFIX: &str = "@@KLAB-DONE ";
 /// arrive within it).
 const FAULT_GRACE: Duration = Duration::from_secs(5);
 /// The console log stops growing past this size (a printk flood must not fill the disk).
-pub const CONSOLE_LOG_CAP: u64 = 16 << 20;
+pub const CONSOLE_LOG_CAP: u64 = crate::limits::CONSOLE_LOG_BYTES;
 
 /// PIDs of every QEMU this process started and has not reaped: an interrupted harness kills
 /// them all ([`kill_all_vms`]) so that no VM outlives it.
@@ -100,71 +112,28 @@ impl std::fmt::Display for SessionError {
 
 impl std::error::Error for SessionError {}
 
-/// What a command printed and how it exited.
+/// What a command printed (at most [`COMMAND_OUTPUT_BYTES`], then a marker line) and how it
+/// exited.
 #[derive(Debug, Clone)]
 pub struct CommandOutput {
     pub output: String,
     pub status: i32,
 }
 
-enum Event {
-    Console(String),
-    ConsoleClosed,
-    Shell(String),
-    ShellClosed,
-}
-
 /// A booted guest with a command shell.
 pub struct VmSession {
     child: Child,
     shell: UnixStream,
-    events: Receiver<Event>,
+    events: Events,
     watch: FaultWatch,
     console_log: PathBuf,
     next_id: u64,
     alive: bool,
     /// Kernel console lines seen since the last [`VmSession::take_console`].
-    console_lines: Vec<String>,
+    console_lines: CappedLines,
     /// QEMU's human monitor socket (used to save and restore the guest's state).
     monitor: PathBuf,
     run_dir: PathBuf,
-}
-
-fn spawn_line_reader<R: std::io::Read + Send + 'static>(
-    reader: R,
-    tx: Sender<Event>,
-    wrap: fn(String) -> Event,
-    closed: Event,
-    mut log: Option<File>,
-) {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(reader);
-        let mut buf = Vec::new();
-        let mut logged: u64 = 0;
-        loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if let Some(file) = log.as_mut() {
-                        if logged < CONSOLE_LOG_CAP {
-                            let _ = file.write_all(&buf);
-                            logged += n as u64;
-                            if logged >= CONSOLE_LOG_CAP {
-                                let _ = file.write_all(b"\n[klab: console log truncated here]\n");
-                            }
-                        }
-                    }
-                    let line = String::from_utf8_lossy(&buf);
-                    let line = line.trim_end_matches(['\n', '\r']).replace('\r', "");
-                    if tx.send(wrap(line)).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        let _ = tx.send(closed);
-    });
 }
 
 impl VmSession {
@@ -228,15 +197,7 @@ impl VmSession {
             .map_err(|e| io(&format!("starting {}", image.qemu.display()), e))?;
         track(child.id());
 
-        let (tx, events) = mpsc::channel();
         let stdout = child.stdout.take().expect("piped stdout");
-        spawn_line_reader(
-            stdout,
-            tx.clone(),
-            Event::Console,
-            Event::ConsoleClosed,
-            Some(log),
-        );
 
         // QEMU waits for us to connect before it starts the guest (server=on,wait=on).
         let start = Instant::now();
@@ -265,36 +226,21 @@ impl VmSession {
                 }
             }
         };
-        let reader = shell
-            .try_clone()
-            .map_err(|e| io("cloning the shell socket", e))?;
-        spawn_line_reader(reader, tx, Event::Shell, Event::ShellClosed, None);
-
-        let mut session = VmSession {
-            child,
-            shell,
-            events,
-            watch: FaultWatch::default(),
-            console_log,
-            next_id: 1,
-            alive: true,
-            console_lines: Vec::new(),
-            monitor,
-            run_dir: run_dir.to_path_buf(),
-        };
+        let mut session = VmSession::attach(child, stdout, shell, log, console_log, run_dir)?;
         match (state, incoming) {
             (Some(state), Some(incoming)) => {
                 if let Err(e) = session.resume(state, &incoming, boot_timeout) {
                     session.kill();
                     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                    return Err(SessionError::Io(format!(
-                        "restoring the saved VM state {}: {e}{}",
+                    let what = format!(
+                        "restoring the saved VM state {}{}",
                         state.display(),
                         match stderr.trim() {
                             "" => String::new(),
                             s => format!(" (QEMU: {s})"),
                         }
-                    )));
+                    );
+                    return Err(state::state_error(&what, e, boot_timeout));
                 }
                 // The command loop was waiting for a line when the state was saved.
                 session.run_checked("true", boot_timeout)?;
@@ -308,79 +254,46 @@ impl VmSession {
         Ok(session)
     }
 
-    /// Streams `state` into QEMU's incoming socket, waits until it is loaded, and resumes the
-    /// guest.
-    fn resume(&mut self, state: &Path, incoming: &Path, timeout: Duration) -> std::io::Result<()> {
-        let mut file = File::open(state)?;
-        let mut sink = crate::monitor::connect_when_listening(incoming, timeout)?;
-        std::io::copy(&mut file, &mut sink)?;
-        drop(sink);
-        let mut monitor = Monitor::connect(&self.monitor, timeout)?;
-        // Saved while stopped, the guest arrives paused: wait for the load, then continue.
-        monitor.wait_status(|s| {
-            s == "paused" || s.starts_with("paused (postmigrate") || s == "running"
-        })?;
-        monitor.command("cont")?;
-        Ok(())
-    }
-
-    /// Saves the guest's state (at its shell prompt) to `out` for [`VmSession::restore`]:
-    /// the VM is stopped, migrated into the file through a unix socket, and killed.
-    pub fn save_state(&mut self, out: &Path, timeout: Duration) -> Result<(), SessionError> {
+    /// The session over a started QEMU: `console` is its stdout (ttyS0), `shell` the
+    /// connected command port (ttyS1), `log` the console log file.
+    fn attach(
+        child: Child,
+        console: impl Read + Send + 'static,
+        shell: UnixStream,
+        log: File,
+        console_log: PathBuf,
+        run_dir: &Path,
+    ) -> Result<VmSession, SessionError> {
         let io = |what: &str, e: std::io::Error| SessionError::Io(format!("{what}: {e}"));
-        let sock = self.run_dir.join("save.sock");
-        let _ = std::fs::remove_file(&sock);
-        let listener = std::os::unix::net::UnixListener::bind(&sock)
-            .map_err(|e| io(&format!("listening on {}", sock.display()), e))?;
-        let tmp = out.with_extension(format!("{}.tmp", std::process::id()));
-        let mut file =
-            File::create(&tmp).map_err(|e| io(&format!("creating {}", tmp.display()), e))?;
-        let copier = std::thread::spawn(move || -> std::io::Result<u64> {
-            let (mut conn, _) = listener.accept()?;
-            std::io::copy(&mut conn, &mut file)
-        });
-        let mut monitor = Monitor::connect(&self.monitor, timeout)
-            .map_err(|e| io("connecting to the QEMU monitor", e))?;
-        monitor
-            .command("stop")
-            .map_err(|e| io("stopping the VM", e))?;
-        let reply = monitor
-            .command(&format!("migrate -d unix:{}", sock.display()))
-            .map_err(|e| io("starting the migration", e))?;
-        if reply.to_lowercase().contains("error") {
-            self.kill();
-            return Err(SessionError::Io(format!(
-                "QEMU refused to save the VM: {}",
-                reply.trim()
-            )));
-        }
-        let copied = copier
-            .join()
-            .map_err(|_| SessionError::Io("the state copier panicked".into()))?
-            .map_err(|e| io("receiving the VM state", e))?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            let info = monitor
-                .command("info migrate")
-                .map_err(|e| io("info migrate", e))?;
-            if info.contains("Migration status: completed") {
-                break;
-            }
-            if info.contains("Migration status: failed") || Instant::now() > deadline {
-                self.kill();
-                return Err(SessionError::Io(format!(
-                    "saving the VM failed: {}",
-                    info.trim()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.kill();
-        if copied == 0 {
-            return Err(SessionError::Io("QEMU sent an empty VM state".into()));
-        }
-        std::fs::rename(&tmp, out).map_err(|e| io(&format!("writing {}", out.display()), e))?;
-        Ok(())
+        let mut session = VmSession {
+            child,
+            shell,
+            events: Events::new(),
+            watch: FaultWatch::default(),
+            console_log,
+            next_id: 1,
+            alive: true,
+            console_lines: CappedLines::new(CONSOLE_KEPT_BYTES),
+            monitor: run_dir.join("monitor.sock"),
+            run_dir: run_dir.to_path_buf(),
+        };
+        // From here on, an error drops the session, which kills QEMU.
+        session
+            .events
+            .spawn_reader(console, Stream::Console, Some(log));
+        let reader = session
+            .shell
+            .try_clone()
+            .map_err(|e| io("cloning the shell socket", e))?;
+        // The reader wakes now and then to see whether the session is gone; writes to a
+        // guest that stopped reading give up.
+        reader
+            .set_read_timeout(Some(READER_POLL))
+            .and_then(|()| session.shell.set_write_timeout(Some(SHELL_WRITE_TIMEOUT)))
+            .map_err(|e| io("setting the shell socket's timeouts", e))?;
+        session.events.spawn_reader(reader, Stream::Shell, None);
+        session.events.readers_started();
+        Ok(session)
     }
 
     /// The file the kernel console is written to.
@@ -412,12 +325,20 @@ impl VmSession {
         let line = format!("( {command} ) 2>&1; echo \"@@KLAB\"\"-DONE {id} $?@@\"\n");
         if let Err(e) = self.shell.write_all(line.as_bytes()) {
             self.kill();
+            if is_timeout(&e) {
+                // The guest stopped reading its command port: it hangs.
+                let limit = self.shell.write_timeout().ok().flatten();
+                return Err(SessionError::Timeout {
+                    secs: limit.unwrap_or(SHELL_WRITE_TIMEOUT).as_secs(),
+                });
+            }
             return Err(SessionError::Died {
                 fault: self.watch.take(),
                 detail: format!("writing to the guest: {e}"),
             });
         }
-        let mut output = String::new();
+        // Past the cap the output is read and discarded: the sentinel still ends the command.
+        let mut output = CappedText::new(COMMAND_OUTPUT_BYTES);
         let tag = format!("{DONE_PREFIX}{id} ");
         let status = self.wait_for(timeout, Some(FAULT_GRACE), |line| {
             if let Some(pos) = line.find(&tag) {
@@ -429,15 +350,18 @@ impl VmSession {
                     .parse::<i32>()
                     .unwrap_or(-1);
                 if pos > 0 {
-                    output.push('\n');
+                    output.push_str("\n");
                 }
                 return Some(code);
             }
             output.push_str(line);
-            output.push('\n');
+            output.push_str("\n");
             None
         })?;
-        Ok(CommandOutput { output, status })
+        Ok(CommandOutput {
+            output: output.into_string(),
+            status,
+        })
     }
 
     /// Like [`VmSession::run`], for harness commands that must succeed.
@@ -478,7 +402,12 @@ impl VmSession {
                 deadline = deadline.min(Instant::now() + grace);
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
+            // Checked before receiving: a guest that never stops printing must time out too.
+            let event = match left.is_zero() {
+                true => Err(RecvTimeoutError::Timeout),
+                false => self.events.recv_timeout(left),
+            };
+            match event {
                 Ok(Event::Shell(line)) => {
                     if let Some(value) = done(&line) {
                         return Ok(value);
@@ -543,17 +472,24 @@ impl VmSession {
         self.watch.take()
     }
 
-    /// Kernel console lines since the last call.
+    /// Kernel console lines since the last call: the first [`CONSOLE_KEPT_BYTES`] of them,
+    /// then a line saying how many more were not kept.
     pub fn take_console(&mut self) -> Vec<String> {
         self.drain_console();
-        std::mem::take(&mut self.console_lines)
+        self.console_lines.take()
     }
 
+    /// Handles the console lines already read, for at most [`DRAIN_TIME`] (a flood that
+    /// goes on is left to the next wait).
     fn drain_console(&mut self) {
+        let until = Instant::now() + DRAIN_TIME;
         while let Ok(event) = self.events.try_recv() {
             if let Event::Console(line) = event {
                 self.watch.feed(&line);
                 self.console_lines.push(line);
+            }
+            if Instant::now() >= until {
+                break;
             }
         }
     }
@@ -569,6 +505,7 @@ impl VmSession {
             let _ = self.child.wait();
             untrack(self.child.id());
             self.alive = false;
+            self.events.close();
         }
     }
 
@@ -576,12 +513,14 @@ impl VmSession {
     pub fn shutdown(mut self) {
         if self.alive {
             record_peak_rss(self.child.id());
+            let _ = self.shell.set_write_timeout(Some(Duration::from_secs(1)));
             let _ = self.shell.write_all(b"echo o > /proc/sysrq-trigger\n");
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = self.child.try_wait() {
                     untrack(self.child.id());
                     self.alive = false;
+                    self.events.close();
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(20));
