@@ -2,8 +2,9 @@
 //!
 //! Each submission is taken in by `checker::submission` (only the files the manifest names;
 //! everything else comes from the generated skeleton), then built, booted and checked like
-//! `check` does, in its own stage, image and VMs. Results are written atomically per
-//! submission as soon as it is graded, so an interrupted run keeps what it finished.
+//! `check` does, in its own stage, image and VMs: a fresh VM for every task. Results are
+//! written atomically per submission as soon as it is graded, so an interrupted run keeps
+//! what it finished.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,11 +15,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use checker::manifest::Lab;
 use checker::report::{self, SubmissionGrade, TaskGrade};
-use checker::rubric;
+use checker::rubric::{self, Rubric};
 use checker::selection::select;
 use checker::shard::Shard;
 use checker::submission::{self, Limits};
-use checker::verdict::Outcome;
 
 use crate::build::SourceRoot;
 use crate::check::{self, SnapshotMode};
@@ -95,7 +95,7 @@ fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
             id: format!("{}/{}", lab.name, task.name),
             status: status.into(),
             explanation: why.into(),
-            checks: rubric::score(task, None, false),
+            checks: rubric::zero(task),
             duration: std::time::Duration::ZERO,
         })
         .collect()
@@ -170,24 +170,16 @@ fn grade_one(
     let prepared = ctx.build_all(kernel, &source, selected)?;
     let files = ctx.copy(&source, &prepared)?;
     let launch = ctx.launch(kernel, &files);
-    let verdicts = check::run_tasks(
-        &ctx.paths,
-        &source,
-        &launch,
-        &prepared,
-        SnapshotMode::Compare,
-        false,
-        None,
-    )?;
+    // A fresh VM per task: nothing one task's module leaves behind shapes the next verdict.
+    let how = check::RunOptions {
+        mode: SnapshotMode::Compare,
+        policy: check::VmPolicy::FreshPerTask,
+        print: false,
+    };
+    let verdicts = check::run_tasks(&ctx.paths, &source, &launch, &prepared, how, None)?;
     let mut tasks = Vec::new();
     for (prepared, verdict) in prepared.iter().zip(&verdicts) {
-        let whole = matches!(verdict.outcome, Outcome::Pass);
-        let record = match verdict.outcome {
-            Outcome::Pass | Outcome::Mismatch { .. } | Outcome::NoSnapshot => {
-                verdict.record.as_ref()
-            }
-            _ => None,
-        };
+        let rubric = Rubric::of_lab(lab, prepared.sel.task)?;
         let mut explanation = verdict.explain();
         for w in &verdict.warnings {
             explanation.push_str(&format!("\n  warning: {w}"));
@@ -196,14 +188,14 @@ fn grade_one(
             id: verdict.id.clone(),
             status: verdict.status().into(),
             explanation,
-            checks: rubric::score(prepared.sel.task, record, whole),
+            checks: rubric.score_verdict(verdict),
             duration: verdict.duration,
         });
         if let Some(record) = &verdict.record {
             write_atomic(
                 &out.join(name)
                     .join(format!("{}.record.txt", prepared.sel.task.name)),
-                record.body.as_bytes(),
+                record.snapshot().body.as_bytes(),
             )?;
         }
     }
