@@ -13,6 +13,7 @@ pub mod kbuild;
 pub mod ktap;
 pub mod manifest;
 pub mod monitor;
+pub mod naming;
 pub mod normalize;
 pub mod qemu;
 pub mod record;

@@ -304,6 +304,12 @@ fn unload_leftovers(vm: &mut VmSession) -> std::result::Result<Vec<String>, Stri
         .map(str::to_owned)
         .collect();
     for name in &names {
+        // The names come from the guest's kernel: only a safe one goes into a command.
+        if !checker::naming::is_safe_name(name) {
+            return Err(format!(
+                "a module with the name {name:?} is loaded, which klab will not pass to rmmod; the VM was restarted"
+            ));
+        }
         let out = vm
             .run(&format!("rmmod {name}"), SHORT)
             .map_err(|e| format!("rmmod {name}: {e}"))?;

@@ -23,6 +23,7 @@ use checker::submission::{self, Limits};
 use crate::build::SourceRoot;
 use crate::check::{self, SnapshotMode};
 use crate::kernel::KernelTree;
+use crate::run_slot::RunSlot;
 use crate::Ctx;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -68,23 +69,46 @@ fn skeleton_of(ctx: &Ctx, lab: &Lab) -> Result<BTreeMap<(String, String), Vec<u8
     Ok(files)
 }
 
+/// A submission's own name: its file name without the archive extension (not yet safe).
 fn submission_name(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "submission".into());
-    let name = [".tar.gz", ".tgz", ".zip"].iter().fold(name, |n, ext| {
+    [".tar.gz", ".tgz", ".zip"].iter().fold(name, |n, ext| {
         n.strip_suffix(ext).map(str::to_owned).unwrap_or(n)
-    });
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    })
+}
+
+/// Each submission with its results folder name: safe, and distinct from every other's
+/// (`checker::naming`). Names are given in the sorted order of the paths, so every shard of
+/// a sharded run names every submission the same, whatever order they were listed in.
+fn named(submissions: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    let mut order: Vec<usize> = (0..submissions.len()).collect();
+    order.sort_by(|&a, &b| submissions[a].cmp(&submissions[b]));
+    let raws: Vec<String> = order
+        .iter()
+        .map(|&i| submission_name(&submissions[i]))
+        .collect();
+    let mut names = vec![String::new(); submissions.len()];
+    for (&i, name) in order
+        .iter()
+        .zip(checker::naming::distinct_folder_names(&raws))
+    {
+        names[i] = name;
+    }
+    submissions.iter().cloned().zip(names).collect()
+}
+
+/// What every submission of a run is graded with.
+struct Grading<'a> {
+    kernel: &'a KernelTree,
+    lab: &'a Lab,
+    skeleton: &'a BTreeMap<(String, String), Vec<u8>>,
+    /// Where results go.
+    out: &'a Path,
+    /// This process's own labels and work folder.
+    slot: &'a RunSlot,
 }
 
 fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
@@ -101,17 +125,10 @@ fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
         .collect()
 }
 
-fn grade_one(
-    ctx: &Ctx,
-    kernel: &KernelTree,
-    lab: &Lab,
-    skeleton: &BTreeMap<(String, String), Vec<u8>>,
-    path: &Path,
-    name: &str,
-    out: &Path,
-) -> Result<SubmissionGrade> {
+fn grade_one(ctx: &Ctx, grading: &Grading, path: &Path, name: &str) -> Result<SubmissionGrade> {
+    let (kernel, lab, skeleton, out) = (grading.kernel, grading.lab, grading.skeleton, grading.out);
     let start = Instant::now();
-    let work = ctx.paths.out.join("grade").join(name);
+    let work = grading.slot.dir.join(name);
     let _ = std::fs::remove_dir_all(&work);
     let mut notes = Vec::new();
     let unpacked = match submission::open(path, &work.join("unpacked"), lab, Limits::default()) {
@@ -161,10 +178,10 @@ fn grade_one(
         std::slice::from_ref(&lab.name),
         None,
     )?;
-    // The process id keeps concurrent graders in one checkout (CI shards, a course's
+    // The run's slot keeps concurrent graders in one checkout (CI shards, a course's
     // parallel jobs) out of each other's stages and images when submissions share names.
     let source = SourceRoot {
-        label: format!("grade-{}-{name}", std::process::id()),
+        label: grading.slot.label(name),
         dir: src,
     };
     let prepared = ctx.build_all(kernel, &source, selected)?;
@@ -284,9 +301,10 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
         Some(s) => Some(s),
         None => Shard::from_env(|k| std::env::var(k).ok())?,
     };
+    let all = named(&opts.submissions);
     let submissions = match shard {
         Some(s) => {
-            let picked = s.pick(&opts.submissions);
+            let picked = s.pick(&all);
             eprintln!(
                 "==> shard {}/{}: {} of {} submissions",
                 s.index,
@@ -296,18 +314,16 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
             );
             picked
         }
-        None => opts.submissions.clone(),
+        None => all,
     };
+    let (submissions, names): (Vec<PathBuf>, Vec<String>) = submissions.into_iter().unzip();
+    // Every check must say where it looks before anything is graded.
+    for task in &lab.manifest.tasks {
+        Rubric::of_lab(lab, task)?;
+    }
     let kernel = ctx.kernel()?;
     let skeleton = skeleton_of(ctx, lab)?;
-    let mut names: Vec<String> = Vec::new();
-    for path in &submissions {
-        let mut name = submission_name(path);
-        if names.contains(&name) {
-            name = format!("{name}-{}", names.len() + 1);
-        }
-        names.push(name);
-    }
+    let slot = RunSlot::claim(&ctx.paths)?;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<SubmissionGrade>>> = Mutex::new(vec![None; submissions.len()]);
     let jobs = opts.jobs.max(1).min(submissions.len().max(1));
@@ -319,8 +335,15 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
     let workers = (0..jobs)
         .map(|_| ctx.worker())
         .collect::<Result<Vec<_>>>()?;
-    let (next, shared, submissions, names, skeleton, kernel) =
-        (&next, &results, &submissions, &names, &skeleton, &kernel);
+    let grading = Grading {
+        kernel: &kernel,
+        lab,
+        skeleton: &skeleton,
+        out: &opts.out,
+        slot: &slot,
+    };
+    let (next, shared, submissions, names, grading) =
+        (&next, &results, &submissions, &names, &grading);
     let out = &opts.out;
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
@@ -334,7 +357,7 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
                     let Some(path) = submissions.get(i) else {
                         return Ok(());
                     };
-                    let mut grade = grade_one(&worker, kernel, lab, skeleton, path, &names[i], out)
+                    let mut grade = grade_one(&worker, grading, path, &names[i])
                         .with_context(|| format!("grading {}", path.display()))?;
                     // A VM killed by Ctrl-C makes a verdict that says nothing about the student.
                     grade.incomplete = crate::INTERRUPTED.load(Ordering::SeqCst);
@@ -413,4 +436,31 @@ pub fn merge(ctx: &Ctx, lab: &str, dirs: &[PathBuf], out: &Path, format: Format)
     );
     finish(out, &grades, &task_ids(lab), format)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_of(paths: &[&str]) -> Vec<String> {
+        let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+        named(&paths).into_iter().map(|(_, name)| name).collect()
+    }
+
+    #[test]
+    fn submissions_whose_names_collide_get_distinct_folders_whatever_their_order() {
+        assert_eq!(
+            names_of(&["in/a/x", "in/b/x-3.zip", "in/c/x.tar.gz"]),
+            ["x", "x-3", "x-2"]
+        );
+        // Listed in another order (another shard's command line): the same folder each.
+        assert_eq!(
+            names_of(&["in/c/x.tar.gz", "in/a/x", "in/b/x-3.zip"]),
+            ["x-2", "x", "x-3"]
+        );
+        assert_eq!(
+            names_of(&["in/..zip", "in/.zip"]),
+            ["submission-.", "submission"]
+        );
+    }
 }

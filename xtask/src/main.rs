@@ -14,6 +14,8 @@ mod paths;
 mod profile;
 mod progress;
 mod rootfs;
+mod run_slot;
+mod saved_guest;
 mod setup;
 mod skels_cmd;
 mod stress;
@@ -524,9 +526,13 @@ impl Ctx {
         let saved = (|| -> Result<Restore> {
             let mut base = self.image(kernel, files.base_initrd.clone());
             base.lab_disk = Some(rootfs::empty_lab_disk(&self.paths)?);
-            let state = launch::saved_state(&self.paths, &base, check::BOOT_TIMEOUT)?;
+            let saved = saved_guest::saved_state(&self.paths, &base, check::BOOT_TIMEOUT)?;
             base.lab_disk = Some(disk.to_path_buf());
-            Ok(Restore { image: base, state })
+            Ok(Restore {
+                image: base,
+                state: saved.path,
+                in_use: saved.in_use,
+            })
         })();
         match saved {
             Ok(restore) => Some(restore),
