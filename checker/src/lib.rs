@@ -3,7 +3,9 @@
 //! Everything here is testable without a VM except [`vm`], which owns the QEMU process.
 //! Data flow of a check: [`manifest`] says what a task is, [`vm`] runs its test script in
 //! the guest and returns its output, [`normalize`] removes what varies from run to run,
-//! [`snapshot`] compares with the reviewed snapshot and [`verdict`] says pass or fail and why.
+//! [`record`] keeps the script's output and the kernel log apart, [`snapshot`] compares
+//! with the reviewed snapshot, [`verdict`] says pass or fail and why, and [`rubric`] scores
+//! checks, each in its own section.
 
 pub mod console;
 pub mod cpio;
@@ -14,8 +16,10 @@ pub mod limits;
 pub mod line_reader;
 pub mod manifest;
 pub mod monitor;
+pub mod naming;
 pub mod normalize;
 pub mod qemu;
+pub mod record;
 pub mod report;
 pub mod rubric;
 pub mod selection;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use crate::naming::{is_safe_name, is_safe_relative_path, SAFE_NAME_RULE};
 use crate::normalize::Filter;
 
 /// Default per-task time limit inside the VM.
@@ -99,9 +100,15 @@ impl Lab {
     }
 
     fn validate(&self) -> Result<()> {
+        if !is_safe_name(&self.name) {
+            bail!(
+                "the lab's folder name `{}` must be {SAFE_NAME_RULE}",
+                self.name
+            );
+        }
         if let Some(other) = &self.manifest.scripts_from {
-            if other.is_empty() || other.contains(['/', '\\']) || other.starts_with('.') {
-                bail!("scripts_from `{other}` must be the name of another lab");
+            if !is_safe_name(other) {
+                bail!("scripts_from `{other}` must be the name of another lab ({SAFE_NAME_RULE})");
             }
         }
         if !(1..=3600).contains(&self.manifest.build_timeout_secs) {
@@ -112,26 +119,38 @@ impl Lab {
             if !seen.insert(&task.name) {
                 bail!("task `{}` is listed twice", task.name);
             }
-            if task.name.is_empty() || task.name.contains(['/', '\\']) || task.name.starts_with('.')
-            {
-                bail!("task name `{}` must be a plain folder name", task.name);
+            // Names reach guest commands (`cd /lab/{lab}/{task}`, `rmmod {module}`) and host
+            // paths: nothing a shell would expand, no option, no climbing path.
+            if !is_safe_name(&task.name) {
+                bail!(
+                    "task name `{}` must be a plain folder name: {SAFE_NAME_RULE}",
+                    task.name
+                );
             }
             for module in &task.modules {
-                if module.is_empty()
-                    || !module
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                {
+                if !is_safe_name(module) || module.contains('.') {
                     bail!(
-                        "task `{}`: module name `{module}` must be letters, digits, `_` or `-`",
+                        "task `{}`: `modules` entry `{module}` must be letters, digits, `_` or `-`, starting with a letter or a digit",
                         task.name
                     );
                 }
             }
             for program in &task.programs {
-                if !program.ends_with(".c") || program.contains("..") || program.starts_with('/') {
+                let binary = TaskManifest::program_binary_name(program);
+                if !program.ends_with(".c")
+                    || !is_safe_relative_path(program)
+                    || !is_safe_name(binary)
+                {
                     bail!(
-                        "task `{}`: program `{program}` must be a relative path to a .c file",
+                        "task `{}`: `programs` entry `{program}` must be a relative path to a .c file, each part {SAFE_NAME_RULE}",
+                        task.name
+                    );
+                }
+            }
+            for file in &task.student_files {
+                if !is_safe_relative_path(file) {
+                    bail!(
+                        "task `{}`: `student_files` entry `{file}` must be a relative path, each part {SAFE_NAME_RULE}",
                         task.name
                     );
                 }
@@ -142,6 +161,7 @@ impl Lab {
             crate::normalize::Normalizer::new(&task.filters).with_context(|| {
                 format!("task `{}`: a filter regex does not compile", task.name)
             })?;
+            crate::rubric::validate(task).with_context(|| format!("task `{}`", task.name))?;
         }
         Ok(())
     }
@@ -244,6 +264,50 @@ mod tests {
         assert!(format!("{:#}", lab_from(bad).unwrap_err()).contains("plain folder name"));
         let prog = "title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\nprograms = ['../evil.c']\n";
         assert!(format!("{:#}", lab_from(prog).unwrap_err()).contains("relative path"));
+    }
+
+    #[test]
+    fn names_that_would_reach_a_shell_or_climb_a_path_are_rejected_naming_the_field() {
+        let task =
+            |field: &str| format!("title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\n{field}\n");
+        for (field, named) in [
+            ("modules = ['-f']", "`modules` entry `-f`"),
+            ("modules = ['x; poweroff']", "`modules` entry"),
+            ("modules = ['a.b']", "`modules` entry `a.b`"),
+            ("programs = ['user/../../x.c']", "`programs` entry"),
+            ("programs = ['user/$(id).c']", "`programs` entry"),
+            ("programs = ['user/-x.c']", "`programs` entry"),
+            (
+                "student_files = ['../../etc/passwd']",
+                "`student_files` entry",
+            ),
+        ] {
+            let text = format!("{:#}", lab_from(&task(field)).unwrap_err());
+            assert!(
+                text.contains("lab.toml") && text.contains(named),
+                "{field}: {text}"
+            );
+        }
+        for name in ["a b", "-x", "$(id)", "a..b"] {
+            let bad = format!("title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = '{name}'\n");
+            let text = format!("{:#}", lab_from(&bad).unwrap_err());
+            assert!(text.contains("task name"), "{name}: {text}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let lab_dir = dir.path().join("my lab");
+        std::fs::create_dir(&lab_dir).unwrap();
+        std::fs::write(
+            lab_dir.join("lab.toml"),
+            "title = 'D'\nlanguage = 'c'\ntasks = []\n",
+        )
+        .unwrap();
+        let text = format!("{:#}", Lab::load(&lab_dir).unwrap_err());
+        assert!(
+            text.contains("lab.toml") && text.contains("folder name `my lab`"),
+            "{text}"
+        );
+        let ok = task("modules = ['udp_sock', 'tcp-sock']\nprograms = ['user/test.c']");
+        assert!(lab_from(&ok).is_ok());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `cargo xtask check` and `bless`: build, copy, boot, run each task's test in the VM, judge.
 //!
-//! One VM serves consecutive tasks; after a fault, a timeout or a module that will not unload
-//! the VM is killed and the next task gets a fresh one, so one broken task never hides the
-//! results of the others.
+//! Under [`VmPolicy::Reuse`] (`check`, `bless`) one VM serves consecutive tasks; after a
+//! fault, a timeout or a module that will not unload the VM is killed and the next task gets
+//! a fresh one, so one broken task never hides the results of the others. Under
+//! [`VmPolicy::FreshPerTask`] (`grade`) every task gets a fresh VM.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use anyhow::Result;
 use checker::console::{Fault, FaultKind};
 use checker::manifest::Lab;
 use checker::normalize::Normalizer;
+use checker::record::Record;
 use checker::selection::Selected;
 use checker::snapshot::{self, Snapshot};
 use checker::verdict::{judge, Outcome, TaskRun, TaskVerdict};
@@ -34,6 +36,26 @@ pub enum SnapshotMode {
     Accept,
 }
 
+/// Which VM a task runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmPolicy {
+    /// The VM of the previous task while it is healthy: fast feedback for `check`.
+    Reuse,
+    /// A fresh VM for every task, resumed from the clean saved guest (or booted): nothing a
+    /// task's module leaves behind (a hook, a thread, a corrupted list) shapes the next
+    /// task's verdict. For `grade`.
+    FreshPerTask,
+}
+
+/// How [`run_tasks`] runs a selection.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub mode: SnapshotMode,
+    pub policy: VmPolicy,
+    /// Print each verdict as soon as it is known (`check`); graders report at the end.
+    pub print: bool,
+}
+
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 const SHORT: Duration = Duration::from_secs(15);
 
@@ -44,20 +66,26 @@ pub struct Prepared<'a> {
 }
 
 /// Runs the built tasks in order, in VMs started by `launch` (restored from the saved guest
-/// or booted). A VM serves consecutive tasks until one faults or times out; the next task
-/// then gets a fresh VM, started from the same clean state.
+/// or booted). Under [`VmPolicy::Reuse`] a VM serves consecutive tasks until one faults or
+/// times out; the next task then gets a fresh VM, started from the same clean state. Under
+/// [`VmPolicy::FreshPerTask`] each task's VM is stopped after it.
 ///
-/// `first`: a VM already started for this run (in `runs/<label>/vm-1`), used first.
+/// `first`: a VM already started for this run (in `runs/<label>/vm-1`), used first. Only
+/// this run's own folder, `runs/<label>`, is emptied first.
 pub fn run_tasks(
     paths: &Paths,
     sandbox: &Sandbox,
     source: &SourceRoot,
     launch: &Launch,
     tasks: &[Prepared],
-    mode: SnapshotMode,
-    print: bool,
+    how: RunOptions,
     first: Option<VmSession>,
 ) -> Result<Vec<TaskVerdict>> {
+    let RunOptions {
+        mode,
+        policy,
+        print,
+    } = how;
     let report = |paths: &Paths, v: &TaskVerdict| {
         if print {
             report(paths, v)
@@ -134,6 +162,12 @@ pub fn run_tasks(
             .splice(0..0, built.warnings.iter().cloned());
         report(paths, &verdict);
         verdicts.push(verdict);
+        if policy == VmPolicy::FreshPerTask {
+            // Its state is thrown away: no clean power-off to wait for.
+            if let Some(mut s) = session.take() {
+                s.kill();
+            }
+        }
     }
     if let Some(s) = session {
         s.shutdown();
@@ -273,6 +307,12 @@ fn unload_leftovers(vm: &mut VmSession) -> std::result::Result<Vec<String>, Stri
         .map(str::to_owned)
         .collect();
     for name in &names {
+        // The names come from the guest's kernel: only a safe one goes into a command.
+        if !checker::naming::is_safe_name(name) {
+            return Err(format!(
+                "a module with the name {name:?} is loaded, which klab will not pass to rmmod; the VM was restarted"
+            ));
+        }
         let out = vm
             .run(&format!("rmmod {name}"), SHORT)
             .map_err(|e| format!("rmmod {name}: {e}"))?;
@@ -286,7 +326,7 @@ fn unload_leftovers(vm: &mut VmSession) -> std::result::Result<Vec<String>, Stri
     Ok(names)
 }
 
-fn apply_snapshot(lab: &Lab, sel: &Selected, record: &Snapshot, mode: SnapshotMode) -> Outcome {
+fn apply_snapshot(lab: &Lab, sel: &Selected, record: &Record, mode: SnapshotMode) -> Outcome {
     let path = lab.snapshot_path(sel.task);
     let pending = snapshot::pending_path(&path);
     let source = format!("labs/{}/lab.toml", lab.name);
@@ -298,8 +338,18 @@ fn apply_snapshot(lab: &Lab, sel: &Selected, record: &Snapshot, mode: SnapshotMo
             }
         }
     };
+    let text = record.snapshot();
     if mode == SnapshotMode::Accept {
-        if let Err(e) = record.write(&path, &source, &sel.id()) {
+        // Read back, such a snapshot would split its sections at the script's line.
+        if record.separator_in_output() {
+            return Outcome::VmError {
+                message: format!(
+                    "not recorded: the test script printed a `{}` line, which separates the snapshot's sections; print something else",
+                    checker::record::SEPARATOR
+                ),
+            };
+        }
+        if let Err(e) = text.write(&path, &source, &sel.id()) {
             return Outcome::VmError {
                 message: format!("{e:#}"),
             };
@@ -312,7 +362,7 @@ fn apply_snapshot(lab: &Lab, sel: &Selected, record: &Snapshot, mode: SnapshotMo
         if matches!(outcome, Outcome::Pass) {
             let _ = std::fs::remove_file(&pending);
         } else {
-            let _ = record.write(&pending, &source, &sel.id());
+            let _ = text.write(&pending, &source, &sel.id());
         }
     }
     outcome

@@ -2,8 +2,9 @@
 //!
 //! Each submission is taken in by `checker::submission` (only the files the manifest names;
 //! everything else comes from the generated skeleton), then built, booted and checked like
-//! `check` does, in its own stage, image and VMs. Results are written atomically per
-//! submission as soon as it is graded, so an interrupted run keeps what it finished.
+//! `check` does, in its own stage, image and VMs: a fresh VM for every task. Results are
+//! written atomically per submission as soon as it is graded, so an interrupted run keeps
+//! what it finished.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,11 +15,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use checker::manifest::Lab;
 use checker::report::{self, SubmissionGrade, TaskGrade};
-use checker::rubric;
+use checker::rubric::{self, Rubric};
 use checker::selection::select;
 use checker::shard::Shard;
 use checker::submission::{self, Limits};
-use checker::verdict::Outcome;
 
 use crate::build::SourceRoot;
 use crate::check::{self, SnapshotMode};
@@ -68,23 +68,44 @@ fn skeleton_of(ctx: &Ctx, lab: &Lab) -> Result<BTreeMap<(String, String), Vec<u8
     Ok(files)
 }
 
+/// A submission's own name: its file name without the archive extension (not yet safe).
 fn submission_name(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "submission".into());
-    let name = [".tar.gz", ".tgz", ".zip"].iter().fold(name, |n, ext| {
+    [".tar.gz", ".tgz", ".zip"].iter().fold(name, |n, ext| {
         n.strip_suffix(ext).map(str::to_owned).unwrap_or(n)
-    });
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    })
+}
+
+/// Each submission with its results folder name: safe, and distinct from every other's
+/// (`checker::naming`). Names are given in the sorted order of the paths, so every shard of
+/// a sharded run names every submission the same, whatever order they were listed in.
+fn named(submissions: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    let mut order: Vec<usize> = (0..submissions.len()).collect();
+    order.sort_by(|&a, &b| submissions[a].cmp(&submissions[b]));
+    let raws: Vec<String> = order
+        .iter()
+        .map(|&i| submission_name(&submissions[i]))
+        .collect();
+    let mut names = vec![String::new(); submissions.len()];
+    for (&i, name) in order
+        .iter()
+        .zip(checker::naming::distinct_folder_names(&raws))
+    {
+        names[i] = name;
+    }
+    submissions.iter().cloned().zip(names).collect()
+}
+
+/// What every submission of a run is graded with.
+struct Grading<'a> {
+    kernel: &'a KernelTree,
+    lab: &'a Lab,
+    skeleton: &'a BTreeMap<(String, String), Vec<u8>>,
+    /// Where results go.
+    out: &'a Path,
 }
 
 fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
@@ -95,21 +116,14 @@ fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
             id: format!("{}/{}", lab.name, task.name),
             status: status.into(),
             explanation: why.into(),
-            checks: rubric::score(task, None, false),
+            checks: rubric::zero(task),
             duration: std::time::Duration::ZERO,
         })
         .collect()
 }
 
-fn grade_one(
-    ctx: &Ctx,
-    kernel: &KernelTree,
-    lab: &Lab,
-    skeleton: &BTreeMap<(String, String), Vec<u8>>,
-    path: &Path,
-    name: &str,
-    out: &Path,
-) -> Result<SubmissionGrade> {
+fn grade_one(ctx: &Ctx, grading: &Grading, path: &Path, name: &str) -> Result<SubmissionGrade> {
+    let (kernel, lab, skeleton, out) = (grading.kernel, grading.lab, grading.skeleton, grading.out);
     let start = Instant::now();
     // Everything of this submission's (unpacked files, stage, image, VM logs) lives in a
     // private folder outside the repository, removed when it is graded: a build sees none of
@@ -169,34 +183,26 @@ fn grade_one(
         std::slice::from_ref(&lab.name),
         None,
     )?;
-    // The process id keeps concurrent graders in one checkout (CI shards, a course's
-    // parallel jobs) out of each other's stages and images when submissions share names.
+    // The label names the stage, image and VM folders, all inside the private folder: no
+    // other grader, check or submission shares them.
     let source = SourceRoot {
-        label: format!("grade-{}-{name}", std::process::id()),
+        label: format!("grade-{name}"),
         dir: src,
     };
     let prepared = ctx.build_all(kernel, &source, selected)?;
     let files = ctx.copy(&source, &prepared)?;
     let launch = ctx.launch(kernel, &files);
-    let verdicts = check::run_tasks(
-        &ctx.paths,
-        &ctx.sandbox()?,
-        &source,
-        &launch,
-        &prepared,
-        SnapshotMode::Compare,
-        false,
-        None,
-    )?;
+    // A fresh VM per task: nothing one task's module leaves behind shapes the next verdict.
+    let how = check::RunOptions {
+        mode: SnapshotMode::Compare,
+        policy: check::VmPolicy::FreshPerTask,
+        print: false,
+    };
+    let sandbox = ctx.sandbox()?;
+    let verdicts = check::run_tasks(&ctx.paths, &sandbox, &source, &launch, &prepared, how, None)?;
     let mut tasks = Vec::new();
     for (prepared, verdict) in prepared.iter().zip(&verdicts) {
-        let whole = matches!(verdict.outcome, Outcome::Pass);
-        let record = match verdict.outcome {
-            Outcome::Pass | Outcome::Mismatch { .. } | Outcome::NoSnapshot => {
-                verdict.record.as_ref()
-            }
-            _ => None,
-        };
+        let rubric = Rubric::of_lab(lab, prepared.sel.task)?;
         let mut explanation = verdict.explain();
         for w in &verdict.warnings {
             explanation.push_str(&format!("\n  warning: {w}"));
@@ -205,14 +211,14 @@ fn grade_one(
             id: verdict.id.clone(),
             status: verdict.status().into(),
             explanation,
-            checks: rubric::score(prepared.sel.task, record, whole),
+            checks: rubric.score_verdict(verdict),
             duration: verdict.duration,
         });
         if let Some(record) = &verdict.record {
             write_atomic(
                 &out.join(name)
                     .join(format!("{}.record.txt", prepared.sel.task.name)),
-                record.body.as_bytes(),
+                record.snapshot().body.as_bytes(),
             )?;
         }
     }
@@ -292,9 +298,10 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
         Some(s) => Some(s),
         None => Shard::from_env(|k| std::env::var(k).ok())?,
     };
+    let all = named(&opts.submissions);
     let submissions = match shard {
         Some(s) => {
-            let picked = s.pick(&opts.submissions);
+            let picked = s.pick(&all);
             eprintln!(
                 "==> shard {}/{}: {} of {} submissions",
                 s.index,
@@ -304,20 +311,17 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
             );
             picked
         }
-        None => opts.submissions.clone(),
+        None => all,
     };
+    let (submissions, names): (Vec<PathBuf>, Vec<String>) = submissions.into_iter().unzip();
+    // Every check must say where it looks before anything is graded.
+    for task in &lab.manifest.tasks {
+        Rubric::of_lab(lab, task)?;
+    }
     // Before anything is built or booted: no sandbox, no grading.
     ctx.sandbox()?;
     let kernel = ctx.kernel()?;
     let skeleton = skeleton_of(ctx, lab)?;
-    let mut names: Vec<String> = Vec::new();
-    for path in &submissions {
-        let mut name = submission_name(path);
-        if names.contains(&name) {
-            name = format!("{name}-{}", names.len() + 1);
-        }
-        names.push(name);
-    }
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<SubmissionGrade>>> = Mutex::new(vec![None; submissions.len()]);
     let jobs = opts.jobs.max(1).min(submissions.len().max(1));
@@ -329,8 +333,14 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
     let workers = (0..jobs)
         .map(|_| ctx.worker())
         .collect::<Result<Vec<_>>>()?;
-    let (next, shared, submissions, names, skeleton, kernel) =
-        (&next, &results, &submissions, &names, &skeleton, &kernel);
+    let grading = Grading {
+        kernel: &kernel,
+        lab,
+        skeleton: &skeleton,
+        out: &opts.out,
+    };
+    let (next, shared, submissions, names, grading) =
+        (&next, &results, &submissions, &names, &grading);
     let out = &opts.out;
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
@@ -344,7 +354,7 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
                     let Some(path) = submissions.get(i) else {
                         return Ok(());
                     };
-                    let mut grade = grade_one(&worker, kernel, lab, skeleton, path, &names[i], out)
+                    let mut grade = grade_one(&worker, grading, path, &names[i])
                         .with_context(|| format!("grading {}", path.display()))?;
                     // A VM killed by Ctrl-C makes a verdict that says nothing about the student.
                     grade.incomplete = crate::INTERRUPTED.load(Ordering::SeqCst);
@@ -423,4 +433,31 @@ pub fn merge(ctx: &Ctx, lab: &str, dirs: &[PathBuf], out: &Path, format: Format)
     );
     finish(out, &grades, &task_ids(lab), format)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_of(paths: &[&str]) -> Vec<String> {
+        let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+        named(&paths).into_iter().map(|(_, name)| name).collect()
+    }
+
+    #[test]
+    fn submissions_whose_names_collide_get_distinct_folders_whatever_their_order() {
+        assert_eq!(
+            names_of(&["in/a/x", "in/b/x-3.zip", "in/c/x.tar.gz"]),
+            ["x", "x-3", "x-2"]
+        );
+        // Listed in another order (another shard's command line): the same folder each.
+        assert_eq!(
+            names_of(&["in/c/x.tar.gz", "in/a/x", "in/b/x-3.zip"]),
+            ["x-2", "x", "x-3"]
+        );
+        assert_eq!(
+            names_of(&["in/..zip", "in/.zip"]),
+            ["submission-.", "submission"]
+        );
+    }
 }

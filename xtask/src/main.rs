@@ -3,6 +3,7 @@
 
 mod accel;
 mod bench;
+mod bless;
 mod build;
 mod check;
 mod grade;
@@ -14,6 +15,7 @@ mod profile;
 mod progress;
 mod rootfs;
 mod sandbox;
+mod saved_guest;
 mod setup;
 mod skels_cmd;
 mod stress;
@@ -140,7 +142,8 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         cycles: u32,
     },
-    /// (Instructors) record the reference solutions' runs as the reviewed snapshots.
+    /// (Instructors) record the reference solutions' runs as the reviewed snapshots, then
+    /// lint the rubric: each check's block in its snapshot, none passing on the skeleton.
     Bless {
         #[command(flatten)]
         sel: Sel,
@@ -332,11 +335,7 @@ impl Ctx {
     /// runs over different folders (tests, graders) never share them.
     fn source(&self, solution: bool) -> SourceRoot {
         let mut source = self.source_folder(solution);
-        // The debug profile's builds and images are its own: switching profiles rebuilds
-        // nothing, and lean and debug runs of the same folder never share files.
-        if self.profile == profile::Profile::Debug && self.kernel_tree.is_none() {
-            source.label.push_str("-debug");
-        }
+        source.label = self.profile_label(&source.label);
         if source.label.starts_with("skels-") {
             self.prune_gone_skels_dirs();
             let stage = self.paths.out.join("stage").join(&source.label);
@@ -347,6 +346,16 @@ impl Ctx {
             );
         }
         source
+    }
+
+    /// `label` for this profile: the debug profile's builds and images are its own, so
+    /// switching profiles rebuilds nothing, and lean and debug runs never share files.
+    pub fn profile_label(&self, label: &str) -> String {
+        if self.profile == profile::Profile::Debug && self.kernel_tree.is_none() {
+            format!("{label}-debug")
+        } else {
+            label.to_owned()
+        }
     }
 
     fn source_folder(&self, solution: bool) -> SourceRoot {
@@ -552,9 +561,13 @@ impl Ctx {
         let saved = (|| -> Result<Restore> {
             let mut base = self.image(kernel, files.base_initrd.clone());
             base.lab_disk = Some(rootfs::empty_lab_disk(&self.paths)?);
-            let state = launch::saved_state(&self.paths, &base, check::BOOT_TIMEOUT)?;
+            let saved = saved_guest::saved_state(&self.paths, &base, check::BOOT_TIMEOUT)?;
             base.lab_disk = Some(disk.to_path_buf());
-            Ok(Restore { image: base, state })
+            Ok(Restore {
+                image: base,
+                state: saved.path,
+                in_use: saved.in_use,
+            })
         })();
         match saved {
             Ok(restore) => Some(restore),
@@ -638,9 +651,14 @@ fn check(ctx: &Ctx, sel: &Sel, solution: bool, mode: SnapshotMode) -> Result<boo
             "booted"
         }
     ));
+    let how = check::RunOptions {
+        mode,
+        policy: check::VmPolicy::Reuse,
+        print: true,
+    };
     let sandbox = ctx.sandbox()?;
     let verdicts = check::run_tasks(
-        &ctx.paths, &sandbox, &source, &launch, &prepared, mode, true, first,
+        &ctx.paths, &sandbox, &source, &launch, &prepared, how, first,
     )?;
     step.done();
     let what = if mode == SnapshotMode::Accept {
@@ -860,7 +878,7 @@ fn run(cli: Cli) -> Result<bool> {
             solution,
             cycles,
         } => return stress::run(&ctx, sel, *solution, *cycles),
-        Command::Bless { sel } => return check(&ctx, sel, true, SnapshotMode::Accept),
+        Command::Bless { sel } => return bless::run(&ctx, sel),
         Command::Grade {
             lab,
             submissions,

@@ -168,6 +168,25 @@ fn parse_symbols(text: &str, sections: &HashMap<String, String>) -> Symbols {
     table
 }
 
+/// A binutils tool's output over `ko`, run in the sandbox that sees only the `.ko`'s folder.
+fn tool(sandbox: &Sandbox, ko: &Path, program: &str, args: &[&std::ffi::OsStr]) -> Option<String> {
+    let job = Job {
+        program,
+        args: args.iter().map(|a| a.to_os_string()).collect(),
+        writable: None,
+        readable: vec![ko.parent()?],
+    };
+    let done = sandbox.run(&job, &Limits::tool()).ok()?;
+    // The job's stderr is interleaved: drop the tool's own complaints.
+    let own = format!("{program}:");
+    let kept: Vec<&str> = done
+        .output
+        .lines()
+        .filter(|l| !l.starts_with(&own))
+        .collect();
+    done.success.then(|| kept.join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,23 +282,4 @@ mod tests {
             None
         );
     }
-}
-
-/// A binutils tool's output over `ko`, run in the sandbox that sees only the `.ko`'s folder.
-fn tool(sandbox: &Sandbox, ko: &Path, program: &str, args: &[&std::ffi::OsStr]) -> Option<String> {
-    let job = Job {
-        program,
-        args: args.iter().map(|a| a.to_os_string()).collect(),
-        writable: None,
-        readable: vec![ko.parent()?],
-    };
-    let done = sandbox.run(&job, &Limits::tool()).ok()?;
-    // The job's stderr is interleaved: drop the tool's own complaints.
-    let own = format!("{program}:");
-    let kept: Vec<&str> = done
-        .output
-        .lines()
-        .filter(|l| !l.starts_with(&own))
-        .collect();
-    done.success.then(|| kept.join("\n"))
 }

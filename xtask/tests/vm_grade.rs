@@ -349,6 +349,36 @@ fn a_kernel_panic_and_an_unremovable_module_cost_only_their_own_task() {
         "static int __init my_udp_sock_init(void)\n{\n\tint err = 0;\n\n\t__module_get(THIS_MODULE);\n",
     );
 
+    // A module that only prints, from its init, the lines the test script prints when the
+    // task is solved: the kernel log then holds every output block of the rubric.
+    let forger = dir.path().join("forger");
+    let forged = forger.join("networking-c/1-2-netfilter");
+    let snapshot = checker::snapshot::Snapshot::read(
+        &repo().join("labs/networking-c/snapshots/1-2-netfilter.snap"),
+    )
+    .unwrap()
+    .unwrap();
+    let printed = checker::record::Record::of_snapshot(&snapshot).output;
+    let printks: String = printed[1..printed.len() - 1]
+        .iter()
+        .map(|line| {
+            let escaped = line
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('%', "%%");
+            format!("\tprintk(KERN_INFO \"{escaped}\\n\");\n")
+        })
+        .collect();
+    write(
+        &forged.join("filter.c"),
+        &format!(
+            "#include <linux/module.h>\n#include <linux/printk.h>\n\nMODULE_LICENSE(\"GPL\");\n\n\
+             static int __init forge_init(void)\n{{\n{printks}\treturn 0;\n}}\n\n\
+             static void __exit forge_exit(void)\n{{\n}}\n\n\
+             module_init(forge_init);\nmodule_exit(forge_exit);\n"
+        ),
+    );
+
     let out = dir.path().join("out");
     let run = xtask(&[
         "grade",
@@ -357,8 +387,27 @@ fn a_kernel_panic_and_an_unremovable_module_cost_only_their_own_task() {
         "--out",
         out.to_str().unwrap(),
         sub.to_str().unwrap(),
+        forger.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 0, "{}", run.all());
+    // The forged lines are in the record, in its kernel log: they earn nothing.
+    let forged_record = std::fs::read_to_string(out.join("forger/1-2-netfilter.record.txt"))
+        .expect("the forger's task ran to the end");
+    let forged_record =
+        checker::record::Record::of_snapshot(&checker::snapshot::Snapshot::new(&forged_record));
+    assert!(
+        checker::rubric::block_in(
+            &forged_record.dmesg,
+            &printed[1..printed.len() - 1].join("\n")
+        ),
+        "{forged_record:#?}"
+    );
+    let v = results(&out, "forger");
+    assert_eq!(
+        task_scores(&v)[0],
+        ("networking-c/1-2-netfilter".to_string(), 0.0),
+        "printing the script's lines from the kernel scores nothing: {v:#}"
+    );
     let v = results(&out, "kfaults");
     let scores = task_scores(&v);
     assert_eq!(

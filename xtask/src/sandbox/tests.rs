@@ -93,7 +93,7 @@ fn a_job_that_outlives_its_wall_clock_is_killed_with_its_children() {
     let survivors: Vec<_> = std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
-        .filter(|c| c.starts_with(b"sleep\03141"))
+        .filter(|c| c.starts_with(b"sleep\x003141"))
         .collect();
     assert!(
         survivors.is_empty(),
