@@ -12,6 +12,7 @@ pub mod ktap;
 pub mod manifest;
 pub mod monitor;
 pub mod normalize;
+pub mod params;
 pub mod qemu;
 pub mod report;
 pub mod rubric;

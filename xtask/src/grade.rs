@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use checker::manifest::Lab;
+use checker::params::{self, Draw};
 use checker::report::{self, SubmissionGrade, TaskGrade};
 use checker::rubric;
 use checker::selection::select;
@@ -40,6 +41,8 @@ pub struct GradeOptions {
     pub jobs: usize,
     pub shard: Option<Shard>,
     pub format: Format,
+    /// Seed of the lab parameters drawn per submission; `None`: a random one.
+    pub seed: Option<u64>,
 }
 
 /// Writes through a temporary file and a rename: a crash never leaves half a file.
@@ -101,6 +104,19 @@ fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
         .collect()
 }
 
+/// The parameters submission `name` is graded with (`None`: the lab has none).
+fn draw_for(lab: &Lab, seed: u64, name: &str) -> Result<Option<Draw>> {
+    let declared = &lab.manifest.params;
+    if declared.is_empty() {
+        return Ok(None);
+    }
+    let values = declared
+        .draw(params::submission_seed(seed, name))
+        .with_context(|| format!("drawing the parameters of labs/{}/lab.toml", lab.name))?;
+    Ok(Some(Draw { seed, values }))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn grade_one(
     ctx: &Ctx,
     kernel: &KernelTree,
@@ -109,6 +125,7 @@ fn grade_one(
     path: &Path,
     name: &str,
     out: &Path,
+    seed: u64,
 ) -> Result<SubmissionGrade> {
     let start = Instant::now();
     let work = ctx.paths.out.join("grade").join(name);
@@ -126,6 +143,7 @@ fn grade_one(
                 notes,
                 execution_time: start.elapsed(),
                 incomplete: false,
+                params: None,
             });
         }
     };
@@ -167,7 +185,13 @@ fn grade_one(
         label: format!("grade-{}-{name}", std::process::id()),
         dir: src,
     };
-    let prepared = ctx.build_all(kernel, &source, selected)?;
+    let mut prepared = ctx.build_all(kernel, &source, selected)?;
+    let draw = draw_for(lab, seed, name)?;
+    if let Some(draw) = &draw {
+        prepared
+            .iter_mut()
+            .for_each(|p| p.params = draw.values.clone());
+    }
     let files = ctx.copy(&source, &prepared)?;
     let launch = ctx.launch(kernel, &files);
     let verdicts = check::run_tasks(
@@ -192,11 +216,16 @@ fn grade_one(
         for w in &verdict.warnings {
             explanation.push_str(&format!("\n  warning: {w}"));
         }
+        // Rubric blocks hold placeholders as snapshots do: filled in with this run's values.
+        let mut task = prepared.sel.task.clone();
+        for check in &mut task.checks {
+            check.block = prepared.params.expand(&check.block);
+        }
         tasks.push(TaskGrade {
             id: verdict.id.clone(),
             status: verdict.status().into(),
             explanation,
-            checks: rubric::score(prepared.sel.task, record, whole),
+            checks: rubric::score(&task, record, whole),
             duration: verdict.duration,
         });
         if let Some(record) = &verdict.record {
@@ -239,6 +268,7 @@ fn grade_one(
         notes,
         execution_time: start.elapsed(),
         incomplete: false,
+        params: draw,
     })
 }
 
@@ -306,6 +336,12 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
         }
         None => opts.submissions.clone(),
     };
+    let seed = opts.seed.unwrap_or_else(params::random_seed);
+    if !lab.manifest.params.is_empty() {
+        eprintln!(
+            "==> lab parameters drawn per submission with seed {seed} (to draw them again: --seed {seed})"
+        );
+    }
     let kernel = ctx.kernel()?;
     let skeleton = skeleton_of(ctx, lab)?;
     let mut names: Vec<String> = Vec::new();
@@ -342,8 +378,9 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
                     let Some(path) = submissions.get(i) else {
                         return Ok(());
                     };
-                    let mut grade = grade_one(&worker, kernel, lab, skeleton, path, &names[i], out)
-                        .with_context(|| format!("grading {}", path.display()))?;
+                    let mut grade =
+                        grade_one(&worker, kernel, lab, skeleton, path, &names[i], out, seed)
+                            .with_context(|| format!("grading {}", path.display()))?;
                     // A VM killed by Ctrl-C makes a verdict that says nothing about the student.
                     grade.incomplete = crate::INTERRUPTED.load(Ordering::SeqCst);
                     write_results(out, &grade)?;
@@ -380,6 +417,7 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
                     notes: vec!["not graded: the run was interrupted".into()],
                     execution_time: std::time::Duration::ZERO,
                     incomplete: true,
+                    params: None,
                 };
                 write_results(&opts.out, &grade)?;
                 grades.push(grade);
