@@ -116,7 +116,10 @@ fn netlink_kthread_grades_a_thread_stopped_without_shutdown_as_partial_credit() 
         "netlink-kthread",
         &v,
         &[
-            ("the klab_echo thread runs and serves 127.0.0.1:60002", true),
+            (
+                "the klab_echo thread runs and serves UDP on 127.0.0.1, port `port`",
+                true,
+            ),
             ("datagrams are echoed", true),
             (
                 "rmmod stops the thread cleanly (it exits before the module)",
