@@ -10,7 +10,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{copy_template_task, replace_in, repo, results, xtask};
+use support::{checks, copy_template_task, replace_in, repo, results, xtask};
 
 /// One grading run at a time: each already runs two VMs on a machine with few cores.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -55,20 +55,6 @@ fn expected_values(lab: &str, name: &str) -> checker::params::Values {
         .params
         .draw(checker::params::submission_seed(SEED, name))
         .unwrap()
-}
-
-/// `(check name, passed)` of every rubric check in a submission's results.json.
-fn checks(v: &serde_json::Value) -> Vec<(String, bool)> {
-    v["tests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            let name = t["name"].as_str().unwrap();
-            let check = name.split(" — ").nth(1).unwrap_or(name).to_owned();
-            (check, t["score"].as_f64() == t["max_score"].as_f64())
-        })
-        .collect()
 }
 
 fn assert_full_marks(lab: &str, v: &serde_json::Value) {

@@ -204,4 +204,3 @@ fn safe_values() {
         assert!(!is_safe_value(bad), "{bad}");
     }
 }
-
