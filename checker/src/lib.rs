@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod monitor;
 pub mod naming;
 pub mod normalize;
+pub mod params;
 pub mod qemu;
 pub mod record;
 pub mod report;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::naming::{is_safe_name, is_safe_relative_path, SAFE_NAME_RULE};
 use crate::normalize::Filter;
+use crate::params::Params;
 
 /// Default per-task time limit inside the VM.
 pub const DEFAULT_TASK_TIMEOUT_SECS: u64 = 30;
@@ -29,6 +30,10 @@ pub struct LabManifest {
     /// Wall-clock limit of each task's build in the sandbox (default 120 s).
     #[serde(default = "default_build_timeout")]
     pub build_timeout_secs: u64,
+    /// Lab parameters (`[params.NAME]`): `check` runs with their defaults, `grade` draws
+    /// fresh values per submission. A `scripts_from` lab takes the other lab's.
+    #[serde(default)]
+    pub params: Params,
     pub tasks: Vec<TaskManifest>,
 }
 
@@ -82,8 +87,9 @@ impl Lab {
         let path = dir.join("lab.toml");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let manifest: LabManifest =
+        let mut manifest: LabManifest =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        inherit_params(dir, &mut manifest).with_context(|| format!("in {}", path.display()))?;
         let name = dir
             .file_name()
             .and_then(|n| n.to_str())
@@ -163,6 +169,10 @@ impl Lab {
             })?;
             crate::rubric::validate(task).with_context(|| format!("task `{}`", task.name))?;
         }
+        let replacements = self.manifest.tasks.iter().flat_map(|t| &t.filters);
+        self.manifest
+            .params
+            .validate(replacements.map(|f| f.replacement.as_str()))?;
         Ok(())
     }
 
@@ -202,6 +212,27 @@ impl TaskManifest {
         let file = program.rsplit('/').next().unwrap_or(program);
         file.strip_suffix(".c").unwrap_or(file)
     }
+}
+
+/// A `scripts_from` lab runs the other lab's scripts, so it takes that lab's parameters
+/// (declaring its own would let the two tracks drift apart).
+fn inherit_params(dir: &Path, manifest: &mut LabManifest) -> Result<()> {
+    let (Some(other), Some(labs)) = (&manifest.scripts_from, dir.parent()) else {
+        return Ok(());
+    };
+    if !manifest.params.is_empty() {
+        bail!("params: this lab takes its scripts, and so their parameters, from `{other}`; declare them in labs/{other}/lab.toml");
+    }
+    let path = labs.join(other).join("lab.toml");
+    if !path.is_file() {
+        return Ok(()); // no scripts either: the lab lint reports the missing test.sh
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let source: LabManifest = toml::from_str(&text)
+        .with_context(|| format!("parsing {} (scripts_from)", path.display()))?;
+    manifest.params = source.params;
+    Ok(())
 }
 
 /// Every lab under `labs_dir`, sorted by name.
@@ -324,6 +355,48 @@ mod tests {
         );
         assert!(lab.stress_script(task).ends_with("demo-c/1-a/stress.sh"));
         assert!(lab_from("title = 'D'\nlanguage = 'c'\nscripts_from = '../x'\n").is_err());
+    }
+
+    #[test]
+    fn params_load_and_a_scripts_from_lab_takes_the_other_labs() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |lab: &str, text: &str| {
+            std::fs::create_dir_all(dir.path().join(lab)).unwrap();
+            std::fs::write(dir.path().join(lab).join("lab.toml"), text).unwrap();
+        };
+        let tasks = "[[tasks]]\nname = '1-a'\n";
+        write(
+            "c",
+            &format!("title = 'C'\nlanguage = 'c'\n[params.PORT]\nkind = 'port'\ndefault = 60000\n{tasks}"),
+        );
+        write(
+            "rust",
+            &format!("title = 'R'\nlanguage = 'rust'\nscripts_from = 'c'\n{tasks}"),
+        );
+        let c = Lab::load(&dir.path().join("c")).unwrap();
+        let rust = Lab::load(&dir.path().join("rust")).unwrap();
+        assert_eq!(c.manifest.params.defaults().get("PORT"), Some("60000"));
+        assert_eq!(
+            rust.manifest.params.defaults(),
+            c.manifest.params.defaults()
+        );
+
+        write(
+            "both",
+            &format!("title = 'R'\nlanguage = 'rust'\nscripts_from = 'c'\n[params.N]\nkind = 'int'\ndefault = 1\nmin = 2\nmax = 3\n{tasks}"),
+        );
+        let e = format!("{:#}", Lab::load(&dir.path().join("both")).unwrap_err());
+        assert!(
+            e.contains("both/lab.toml") && e.contains("labs/c/lab.toml"),
+            "{e}"
+        );
+
+        write(
+            "bad",
+            &format!("title = 'B'\nlanguage = 'c'\n[params.N]\nkind = 'int'\ndefault = 1\nmin = 5\nmax = 3\n{tasks}"),
+        );
+        let e = format!("{:#}", Lab::load(&dir.path().join("bad")).unwrap_err());
+        assert!(e.contains("bad/lab.toml") && e.contains("params.N"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::params::Draw;
 use crate::rubric::CheckScore;
 
 /// One task of one submission, graded.
@@ -32,6 +33,10 @@ pub struct SubmissionGrade {
     pub execution_time: Duration,
     /// The run was interrupted before every task was graded.
     pub incomplete: bool,
+    /// The lab parameters the submission's tests ran with, and the seed that drew them
+    /// (`None`: the lab has none, or nothing ran).
+    #[serde(default)]
+    pub params: Option<Draw>,
 }
 
 impl SubmissionGrade {
@@ -94,7 +99,14 @@ pub fn gradescope(grade: &SubmissionGrade) -> Value {
     if grade.incomplete {
         output.push_str("\ngrading was interrupted: this result is incomplete");
     }
-    json!({
+    if let Some(draw) = &grade.params {
+        output.push_str(&format!(
+            "\nlab parameters of this grading: {} (seed {})",
+            draw.values.describe(),
+            draw.seed
+        ));
+    }
+    let mut results = json!({
         "score": grade.score(),
         "max_score": grade.max_score(),
         "execution_time": grade.execution_time.as_secs_f64().round() as u64,
@@ -102,7 +114,12 @@ pub fn gradescope(grade: &SubmissionGrade) -> Value {
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
-    })
+    });
+    // Gradescope stores `extra_data` untouched: where a grade's parameters can be found again.
+    if let Some(draw) = &grade.params {
+        results["extra_data"] = json!({ "klab": { "seed": draw.seed, "params": draw.values } });
+    }
+    results
 }
 
 fn xml_escape(text: &str) -> String {

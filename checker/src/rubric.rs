@@ -241,6 +241,7 @@ mod tests {
                 language: "c".into(),
                 scripts_from: None,
                 build_timeout_secs: crate::manifest::DEFAULT_BUILD_TIMEOUT_SECS,
+                params: Default::default(),
                 tasks: vec![],
             },
         }

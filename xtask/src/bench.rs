@@ -150,7 +150,15 @@ fn measure(
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .0;
         }
-        if check::run_one(&mut vm, &p.sel, SnapshotMode::Compare, kernel.profile).passed() {
+        if check::run_one(
+            &mut vm,
+            &p.sel,
+            &p.params,
+            SnapshotMode::Compare,
+            kernel.profile,
+        )
+        .passed()
+        {
             passed += 1;
         }
     }
@@ -201,6 +209,7 @@ fn grade_copies(ctx: &Ctx, lab: &str, copies: usize, path: Path) -> Result<Strin
         jobs: 2,
         shard: None,
         format: crate::grade::Format::Human,
+        seed: None,
     };
     // The grader reads KLAB_BOOT through `Ctx::launch`.
     std::env::set_var(

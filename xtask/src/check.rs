@@ -12,6 +12,7 @@ use anyhow::Result;
 use checker::console::{Fault, FaultKind};
 use checker::manifest::Lab;
 use checker::normalize::Normalizer;
+use checker::params::Values;
 use checker::record::Record;
 use checker::selection::Selected;
 use checker::snapshot::{self, Snapshot};
@@ -63,6 +64,16 @@ const SHORT: Duration = Duration::from_secs(15);
 pub struct Prepared<'a> {
     pub sel: Selected<'a>,
     pub built: crate::build::BuildOutcome,
+    /// The lab parameters its test runs with: the defaults, or `grade`'s drawn values.
+    pub params: Values,
+}
+
+impl<'a> Prepared<'a> {
+    /// A task that runs with its lab's default parameters (`check`, `bless`).
+    pub fn new(sel: Selected<'a>, built: crate::build::BuildOutcome) -> Prepared<'a> {
+        let params = sel.lab.manifest.params.defaults();
+        Prepared { sel, built, params }
+    }
 }
 
 /// Runs the built tasks in order, in VMs started by `launch` (restored from the saved guest
@@ -143,7 +154,7 @@ pub fn run_tasks(
             }
         }
         let vm = session.as_mut().expect("a live session");
-        let mut verdict = run_one(vm, &prepared.sel, mode, launch.profile);
+        let mut verdict = run_one(vm, &prepared.sel, &prepared.params, mode, launch.profile);
         if let Outcome::Fault(fault) = &mut verdict.outcome {
             let shown = paths.show(
                 &source
@@ -187,9 +198,12 @@ fn outcome_of_session_error(e: SessionError, during: &str) -> Outcome {
     }
 }
 
+/// Runs one task's test in `vm` with the lab parameters `params` (its environment), and
+/// judges the record.
 pub fn run_one(
     vm: &mut VmSession,
     sel: &Selected,
+    params: &Values,
     mode: SnapshotMode,
     profile: Profile,
 ) -> TaskVerdict {
@@ -209,7 +223,8 @@ pub fn run_one(
     let timeout = Duration::from_secs(sel.task.timeout_secs) * profile.slowdown();
     let run = (|| -> std::result::Result<TaskRun, SessionError> {
         vm.run_checked("dmesg -c >/dev/null", SHORT)?;
-        let script = vm.run(&format!("cd /lab/{id} && sh ./test.sh"), timeout)?;
+        let env = params.env_prefix();
+        let script = vm.run(&format!("cd /lab/{id} && {env}sh ./test.sh"), timeout)?;
         let dmesg = vm.run_checked("dmesg", SHORT)?;
         Ok(TaskRun {
             output: script.output,
@@ -264,7 +279,7 @@ pub fn run_one(
     let normalizer =
         Normalizer::new(&sel.task.filters).expect("filters were validated with the manifest");
     let record = run.record(&normalizer);
-    let outcome = apply_snapshot(sel.lab, sel, &record, mode);
+    let outcome = apply_snapshot(sel.lab, sel, &record, mode, params);
     verdict(outcome, Some(record), warnings)
 }
 
@@ -326,19 +341,27 @@ fn unload_leftovers(vm: &mut VmSession) -> std::result::Result<Vec<String>, Stri
     Ok(names)
 }
 
-fn apply_snapshot(lab: &Lab, sel: &Selected, record: &Record, mode: SnapshotMode) -> Outcome {
+/// Judges `record` against the reviewed snapshot, whose `[NAME]` placeholders are filled in
+/// with `params`; what it writes (`bless`, a pending `.snap.new`) holds placeholders again.
+fn apply_snapshot(
+    lab: &Lab,
+    sel: &Selected,
+    record: &Record,
+    mode: SnapshotMode,
+    params: &Values,
+) -> Outcome {
     let path = lab.snapshot_path(sel.task);
     let pending = snapshot::pending_path(&path);
     let source = format!("labs/{}/lab.toml", lab.name);
     let reviewed = match Snapshot::read(&path) {
-        Ok(s) => s,
+        Ok(s) => s.map(|s| Snapshot::new(&params.expand(&s.body))),
         Err(e) => {
             return Outcome::VmError {
                 message: format!("{e:#}"),
             }
         }
     };
-    let text = record.snapshot();
+    let to_write = Snapshot::new(&params.placeholders(&record.snapshot().body));
     if mode == SnapshotMode::Accept {
         // Read back, such a snapshot would split its sections at the script's line.
         if record.separator_in_output() {
@@ -349,7 +372,7 @@ fn apply_snapshot(lab: &Lab, sel: &Selected, record: &Record, mode: SnapshotMode
                 ),
             };
         }
-        if let Err(e) = text.write(&path, &source, &sel.id()) {
+        if let Err(e) = to_write.write(&path, &source, &sel.id()) {
             return Outcome::VmError {
                 message: format!("{e:#}"),
             };
@@ -362,7 +385,7 @@ fn apply_snapshot(lab: &Lab, sel: &Selected, record: &Record, mode: SnapshotMode
         if matches!(outcome, Outcome::Pass) {
             let _ = std::fs::remove_file(&pending);
         } else {
-            let _ = text.write(&pending, &source, &sel.id());
+            let _ = to_write.write(&pending, &source, &sel.id());
         }
     }
     outcome

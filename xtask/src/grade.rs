@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use checker::manifest::Lab;
+use checker::params::{self, Draw};
 use checker::report::{self, SubmissionGrade, TaskGrade};
 use checker::rubric::{self, Rubric};
 use checker::selection::select;
@@ -40,6 +41,8 @@ pub struct GradeOptions {
     pub jobs: usize,
     pub shard: Option<Shard>,
     pub format: Format,
+    /// Seed of the lab parameters drawn per submission; `None`: a random one.
+    pub seed: Option<u64>,
 }
 
 /// Writes through a temporary file and a rename: a crash never leaves half a file.
@@ -106,6 +109,8 @@ struct Grading<'a> {
     skeleton: &'a BTreeMap<(String, String), Vec<u8>>,
     /// Where results go.
     out: &'a Path,
+    /// The run's seed of the lab parameters.
+    seed: u64,
 }
 
 fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
@@ -122,8 +127,21 @@ fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
         .collect()
 }
 
+/// The parameters submission `name` is graded with (`None`: the lab has none).
+fn draw_for(lab: &Lab, seed: u64, name: &str) -> Result<Option<Draw>> {
+    let declared = &lab.manifest.params;
+    if declared.is_empty() {
+        return Ok(None);
+    }
+    let values = declared
+        .draw(params::submission_seed(seed, name))
+        .with_context(|| format!("drawing the parameters of labs/{}/lab.toml", lab.name))?;
+    Ok(Some(Draw { seed, values }))
+}
+
 fn grade_one(ctx: &Ctx, grading: &Grading, path: &Path, name: &str) -> Result<SubmissionGrade> {
     let (kernel, lab, skeleton, out) = (grading.kernel, grading.lab, grading.skeleton, grading.out);
+    let seed = grading.seed;
     let start = Instant::now();
     // Everything of this submission's (unpacked files, stage, image, VM logs) lives in a
     // private folder outside the repository, removed when it is graded: a build sees none of
@@ -148,6 +166,7 @@ fn grade_one(ctx: &Ctx, grading: &Grading, path: &Path, name: &str) -> Result<Su
                 notes,
                 execution_time: start.elapsed(),
                 incomplete: false,
+                params: None,
             });
         }
     };
@@ -189,7 +208,13 @@ fn grade_one(ctx: &Ctx, grading: &Grading, path: &Path, name: &str) -> Result<Su
         label: format!("grade-{name}"),
         dir: src,
     };
-    let prepared = ctx.build_all(kernel, &source, selected)?;
+    let mut prepared = ctx.build_all(kernel, &source, selected)?;
+    let draw = draw_for(lab, seed, name)?;
+    if let Some(draw) = &draw {
+        prepared
+            .iter_mut()
+            .for_each(|p| p.params = draw.values.clone());
+    }
     let files = ctx.copy(&source, &prepared)?;
     let launch = ctx.launch(kernel, &files);
     // A fresh VM per task: nothing one task's module leaves behind shapes the next verdict.
@@ -207,11 +232,21 @@ fn grade_one(ctx: &Ctx, grading: &Grading, path: &Path, name: &str) -> Result<Su
         for w in &verdict.warnings {
             explanation.push_str(&format!("\n  warning: {w}"));
         }
+        // Rubric blocks hold placeholders as snapshots do: filled in with this run's values,
+        // each check still looking in the section its block has in the reviewed snapshot.
+        let mut task = prepared.sel.task.clone();
+        for check in &mut task.checks {
+            check.block = prepared.params.expand(&check.block);
+        }
+        let filled = Rubric {
+            task: &task,
+            sections: rubric.sections.clone(),
+        };
         tasks.push(TaskGrade {
             id: verdict.id.clone(),
             status: verdict.status().into(),
             explanation,
-            checks: rubric.score_verdict(verdict),
+            checks: filled.score_verdict(verdict),
             duration: verdict.duration,
         });
         if let Some(record) = &verdict.record {
@@ -245,6 +280,7 @@ fn grade_one(ctx: &Ctx, grading: &Grading, path: &Path, name: &str) -> Result<Su
         notes,
         execution_time: start.elapsed(),
         incomplete: false,
+        params: draw,
     })
 }
 
@@ -320,6 +356,12 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
     }
     // Before anything is built or booted: no sandbox, no grading.
     ctx.sandbox()?;
+    let seed = opts.seed.unwrap_or_else(params::random_seed);
+    if !lab.manifest.params.is_empty() {
+        eprintln!(
+            "==> lab parameters drawn per submission with seed {seed} (to draw them again: --seed {seed})"
+        );
+    }
     let kernel = ctx.kernel()?;
     let skeleton = skeleton_of(ctx, lab)?;
     let next = AtomicUsize::new(0);
@@ -338,6 +380,7 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
         lab,
         skeleton: &skeleton,
         out: &opts.out,
+        seed,
     };
     let (next, shared, submissions, names, grading) =
         (&next, &results, &submissions, &names, &grading);
@@ -392,6 +435,7 @@ pub fn run(ctx: &Ctx, opts: GradeOptions) -> Result<bool> {
                     notes: vec!["not graded: the run was interrupted".into()],
                     execution_time: std::time::Duration::ZERO,
                     incomplete: true,
+                    params: None,
                 };
                 write_results(&opts.out, &grade)?;
                 grades.push(grade);

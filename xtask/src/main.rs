@@ -170,6 +170,10 @@ enum Command {
         /// Join the results of earlier (sharded) runs found in these folders instead of grading.
         #[arg(long, value_name = "DIR", num_args = 1..)]
         merge: Vec<PathBuf>,
+        /// Seed of the lab parameters drawn for each submission (default: random). Results
+        /// record it: the same seed and submission name draw the same values again.
+        #[arg(long, value_name = "SEED")]
+        seed: Option<u64>,
     },
     /// Print per-phase timings for one task and for whole labs.
     Bench {
@@ -453,7 +457,7 @@ impl Ctx {
                         .trim_end()
                 );
             }
-            out.push(Prepared { sel, built });
+            out.push(Prepared::new(sel, built));
         }
         step.done();
         Ok(out)
@@ -887,6 +891,7 @@ fn run(cli: Cli) -> Result<bool> {
             shard,
             format,
             merge,
+            seed,
         } => {
             if !merge.is_empty() {
                 return grade::merge(&ctx, lab, merge, out, *format);
@@ -898,6 +903,7 @@ fn run(cli: Cli) -> Result<bool> {
                 jobs: *jobs,
                 shard: *shard,
                 format: *format,
+                seed: *seed,
             };
             return grade::run(&ctx, opts);
         }

@@ -59,10 +59,7 @@ pub fn run(ctx: &Ctx, sel: &crate::Sel, solution: bool, cycles: u32) -> Result<b
         built
             .files
             .push(("stress.sh".into(), p.sel.lab.stress_script(p.sel.task)));
-        with_scripts.push(check::Prepared {
-            sel: p.sel,
-            built: Ok(built),
-        });
+        with_scripts.push(check::Prepared::new(p.sel, Ok(built)));
     }
     let files = ctx.copy(&source, &with_scripts)?;
     let image = ctx.image(&kernel, files.initrd);
@@ -79,7 +76,11 @@ pub fn run(ctx: &Ctx, sel: &crate::Sel, solution: bool, cycles: u32) -> Result<b
         vm.run_checked("dmesg -c >/dev/null", Duration::from_secs(15))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let limit = Duration::from_secs(p.sel.task.timeout_secs.max(30) * 4 + u64::from(cycles));
-        let script = vm.run(&format!("cd /lab/{id} && sh ./stress.sh {cycles}"), limit);
+        let env = p.params.env_prefix();
+        let script = vm.run(
+            &format!("cd /lab/{id} && {env}sh ./stress.sh {cycles}"),
+            limit,
+        );
         let mut problems = Vec::new();
         match script {
             Ok(out) if out.status == 0 => {}

@@ -10,21 +10,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{copy_template_task, replace_in, results, xtask};
-
-/// `(check name, passed)` of every rubric check in a submission's results.json.
-fn checks(v: &serde_json::Value) -> Vec<(String, bool)> {
-    v["tests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            let name = t["name"].as_str().unwrap();
-            let check = name.split(" — ").nth(1).unwrap_or(name).to_owned();
-            (check, t["score"].as_f64() == t["max_score"].as_f64())
-        })
-        .collect()
-}
+use support::{checks, copy_template_task, replace_in, results, xtask};
 
 /// One grading run at a time: each already runs two VMs, and the guest scripts' waits (a
 /// few seconds for rmmod, for an echo) are meant for a machine that is not overloaded.
@@ -116,7 +102,10 @@ fn netlink_kthread_grades_a_thread_stopped_without_shutdown_as_partial_credit() 
         "netlink-kthread",
         &v,
         &[
-            ("the klab_echo thread runs and serves 127.0.0.1:60002", true),
+            (
+                "the klab_echo thread runs and serves UDP on 127.0.0.1, port `port`",
+                true,
+            ),
             ("datagrams are echoed", true),
             (
                 "rmmod stops the thread cleanly (it exits before the module)",

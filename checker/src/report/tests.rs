@@ -32,6 +32,7 @@ fn grade() -> SubmissionGrade {
         notes: vec!["ignored: 1-a/Makefile".into()],
         execution_time: Duration::from_secs(12),
         incomplete: false,
+        params: None,
     }
 }
 
@@ -85,6 +86,33 @@ fn gradescope_results_follow_the_field_set_and_add_up() {
         .as_str()
         .unwrap()
         .contains("ignored: 1-a/Makefile"));
+}
+
+#[test]
+fn the_drawn_parameters_and_their_seed_are_in_extra_data_and_grade_json() {
+    let plain = gradescope(&grade());
+    assert!(plain.get("extra_data").is_none(), "{plain:#}");
+    let mut g = grade();
+    g.params = Some(Draw {
+        seed: 9007199254740991,
+        values: crate::params::Values::from_pairs([("PORT".into(), "61234".into())]),
+    });
+    let v = gradescope(&g);
+    assert_gradescope_schema(&v);
+    assert_eq!(v["extra_data"]["klab"]["seed"], 9007199254740991u64);
+    assert_eq!(v["extra_data"]["klab"]["params"]["PORT"], "61234");
+    assert!(v["output"]
+        .as_str()
+        .unwrap()
+        .contains("lab parameters of this grading: PORT=61234 (seed 9007199254740991)"));
+    // grade.json keeps them for `grade --merge`; files written before parameters still load.
+    let text = serde_json::to_string(&g).unwrap();
+    let back: SubmissionGrade = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.params, g.params);
+    let mut old: Value = serde_json::from_str(&text).unwrap();
+    old.as_object_mut().unwrap().remove("params");
+    let old: SubmissionGrade = serde_json::from_value(old).unwrap();
+    assert_eq!(old.params, None);
 }
 
 #[test]

@@ -1,27 +1,31 @@
 #!/bin/sh
 # networking-c / 3-4-tcp-sock, run in the guest from /lab/<lab>/3-4-tcp-sock (also the Rust lab's, through scripts_from).
 #
-# insmod tcp_sock.ko blocks in accept until a client connects, so it runs in
-# the background. The script waits (bounded) for the kernel socket to listen
-# on 127.0.0.1:60000 (task 3), checks that insmod is still waiting, connects
-# with nc and checks that insmod then returns (task 4; the module logs the
-# address of the client), and finally that rmmod closes the listening socket.
-# A module that never listens or never returns is killed, not waited for.
+# insmod tcp_sock.ko port=$TCP_PORT blocks in accept until a client connects,
+# so it runs in the background. The script waits (bounded) for the kernel
+# socket to listen on 127.0.0.1:$TCP_PORT (task 3), checks that insmod is still
+# waiting, connects with nc and checks that insmod then returns (task 4; the
+# module logs the address of the client), and finally that rmmod closes the
+# listening socket. A module that never listens or never returns is killed,
+# not waited for. klab sets TCP_PORT from lab.toml [params]: 60000 in check, a
+# drawn port when grading.
+: "${TCP_PORT:?klab sets TCP_PORT}"
 
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
 
 # The lab's netcat. Called by path: busybox sh would run its own nc applet.
 NC=/bin/nc
 
-# LISTEN (0A) on 127.0.0.1:60000 (0100007F:EA60 in /proc/net/tcp)
+# LISTEN (0A) on 127.0.0.1:$TCP_PORT (0100007F:<port in hex> in /proc/net/tcp)
+port_hex=$(printf '%04X' "$TCP_PORT")
 is_listening() {
-	grep -q ' 0100007F:EA60 00000000:0000 0A' /proc/net/tcp
+	grep -q " 0100007F:$port_hex 00000000:0000 0A" /proc/net/tcp
 }
 
 # wait_gone comes from klab's guest test library.
 . /usr/local/lib/klab/testlib.sh
 
-insmod tcp_sock.ko >insmod.out 2>&1 &
+insmod tcp_sock.ko port="$TCP_PORT" >insmod.out 2>&1 &
 insmod_pid=$!
 
 n=0
@@ -32,12 +36,12 @@ done
 
 client=
 if is_listening; then
-	echo "listener on 127.0.0.1:60000: yes"
+	echo "listener on 127.0.0.1:$TCP_PORT: yes"
 	# Task 4: init waits in accept, so insmod must still be running.
 	sleep 0.3
 	if kill -0 "$insmod_pid" 2>/dev/null; then
 		echo "insmod waits for a connection: yes"
-		"$NC" -w 3 127.0.0.1 60000 </dev/null >/dev/null 2>&1 &
+		"$NC" -w 3 127.0.0.1 "$TCP_PORT" </dev/null >/dev/null 2>&1 &
 		client=$!
 		if wait_gone "$insmod_pid" 50; then
 			echo "insmod returned once a client connected: yes"
@@ -49,7 +53,7 @@ if is_listening; then
 		echo "insmod waits for a connection: no (it returned without one)"
 	fi
 else
-	echo "listener on 127.0.0.1:60000: no"
+	echo "listener on 127.0.0.1:$TCP_PORT: no"
 	if ! wait_gone "$insmod_pid" 10; then
 		echo "insmod still running without a listener, killing it"
 		kill "$insmod_pid" 2>/dev/null
@@ -75,9 +79,9 @@ else
 fi
 
 if is_listening; then
-	echo "listener on 127.0.0.1:60000 after rmmod: yes"
+	echo "listener on 127.0.0.1:$TCP_PORT after rmmod: yes"
 else
-	echo "listener on 127.0.0.1:60000 after rmmod: no"
+	echo "listener on 127.0.0.1:$TCP_PORT after rmmod: no"
 fi
 
 if [ -n "$client" ]; then

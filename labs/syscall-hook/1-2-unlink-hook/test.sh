@@ -2,9 +2,12 @@
 # syscall-hook / 1-2-unlink-hook, run in the guest from /lab/syscall-hook/1-2-unlink-hook.
 #
 # Files are created in a scratch directory and removed with rm while the module is loaded:
-# every removal must be logged (task 1), and with protect=keep.me the removal of keep.me must
-# fail with EPERM while the others succeed (task 2). After rmmod nothing is intercepted any
-# more. Nothing else in the guest removes files meanwhile, so every logged name is ours.
+# every removal must be logged (task 1), the file named $PROTECT included, which nothing
+# protects yet; with protect=$PROTECT its removal must fail with EPERM while the others
+# succeed (task 2). After rmmod nothing is intercepted any more. Nothing else in the guest
+# removes files meanwhile, so every logged name is ours. klab sets PROTECT: `keep.me` in
+# check, a drawn name when grading.
+: "${PROTECT:?klab sets PROTECT from lab.toml [params]}"
 
 here=$(pwd)
 scratch=/tmp/unlink-hook
@@ -28,25 +31,25 @@ left() {
 }
 
 echo "-- 1. no protected name"
-touch one.txt two.txt
+touch one.txt "$PROTECT" two.txt
 if insmod "$here/unlink_hook.ko"; then echo "insmod unlink_hook.ko: ok"; else echo "insmod unlink_hook.ko: failed"; fi
-rm_each one.txt two.txt
+rm_each one.txt "$PROTECT" two.txt
 left
 if rmmod unlink_hook; then echo "rmmod unlink_hook: ok"; else echo "rmmod unlink_hook: failed"; fi
 
-echo "-- 2. protect=keep.me"
-touch a.txt keep.me b.txt
-if insmod "$here/unlink_hook.ko" protect=keep.me; then
-	echo "insmod unlink_hook.ko protect=keep.me: ok"
+echo "-- 2. protect=$PROTECT"
+touch a.txt "$PROTECT" b.txt
+if insmod "$here/unlink_hook.ko" protect="$PROTECT"; then
+	echo "insmod unlink_hook.ko protect=$PROTECT: ok"
 else
-	echo "insmod unlink_hook.ko protect=keep.me: failed"
+	echo "insmod unlink_hook.ko protect=$PROTECT: failed"
 fi
-rm_each a.txt keep.me b.txt
+rm_each a.txt "$PROTECT" b.txt
 left
 if rmmod unlink_hook; then echo "rmmod unlink_hook: ok"; else echo "rmmod unlink_hook: failed"; fi
 
 echo "-- 3. after rmmod"
-rm_each keep.me
+rm_each "$PROTECT"
 left
 cd "$here" && rm -rf "$scratch"
 exit 0

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Netlink-kthread lab, tasks 1 to 3: a kernel thread running a UDP echo server on
-//! 127.0.0.1:60002 (task 1), stopped cleanly on rmmod (task 2), with its counters reported to
-//! user space over a generic netlink family, `klab_echo` (task 3; `user/echo_stats.c` asks).
+//! 127.0.0.1, port `port` (a module parameter, default 60002) (task 1), stopped cleanly on
+//! rmmod (task 2), with its counters reported to user space over a generic netlink family,
+//! `klab_echo` (task 3; `user/echo_stats.c` asks).
 //!
 //! Build and check it with `cargo xtask check netlink-kthread/1-3-echo`.
 
@@ -25,7 +26,18 @@ module! {
     license: "GPL",
 }
 
+/// The port served when `insmod` sets none: `insmod echo.ko port=N` serves port N.
 const ECHO_PORT: u16 = 60002;
+
+kernel::module_param!(PORT: i32 = ECHO_PORT as i32, name: "port", desc: "UDP port to serve on 127.0.0.1 (default 60002)");
+
+/// The `port` parameter as a port number (`EINVAL` when it is not one).
+fn echo_port() -> Result<u16> {
+    u16::try_from(PORT.get())
+        .ok()
+        .filter(|port| *port != 0)
+        .ok_or(EINVAL)
+}
 
 // The `klab_echo` generic netlink interface, shared with user/echo_stats.c.
 const KLAB_ECHO_CMD_GET_STATS: u8 = 1;
@@ -60,6 +72,8 @@ fn serve(sock: &UdpSocket, stats: &Stats) -> Result {
 /// The generic netlink side: answers KLAB_ECHO_CMD_GET_STATS with the counters.
 struct StatsFamily {
     stats: Arc<Stats>,
+    /// The port served, reported as KLAB_ECHO_ATTR_PORT.
+    port: u16,
 }
 
 // TODO 3/13: implement Family for StatsFamily: name "klab_echo", command KLAB_ECHO_CMD_GET_STATS, reply with the three attributes
@@ -73,7 +87,7 @@ impl Family for StatsFamily {
         }
         reply.put_u64(KLAB_ECHO_ATTR_DATAGRAMS, self.stats.datagrams.load(Ordering::Relaxed))?;
         reply.put_u64(KLAB_ECHO_ATTR_BYTES, self.stats.bytes.load(Ordering::Relaxed))?;
-        reply.put_u32(KLAB_ECHO_ATTR_PORT, u32::from(ECHO_PORT))
+        reply.put_u32(KLAB_ECHO_ATTR_PORT, u32::from(self.port))
     }
 }
 
@@ -96,21 +110,22 @@ impl kernel::Module for Echo {
             },
             GFP_KERNEL,
         )?;
+        let port = echo_port()?;
         let sock = Arc::new(
-            UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, ECHO_PORT))?,
+            UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))?,
             GFP_KERNEL,
         )?;
 
         // TODO 3/4: register the generic netlink family (KBox::pin_init of Registration::register), before the thread starts, so that a failure here has no thread to stop
         let family = KBox::pin_init(
-            Registration::register(module, StatsFamily { stats: stats.clone() }),
+            Registration::register(module, StatsFamily { stats: stats.clone(), port }),
             GFP_KERNEL,
         )?;
 
         // TODO 1/7: start a kernel thread named "klab_echo" that runs serve() with its own references to the socket and the counters, and logs its start and end
         let (thread_sock, thread_stats) = (sock.clone(), stats.clone());
         let thread = Thread::spawn(c_str!("klab_echo"), move |_me| {
-            pr_info!("echo thread started on 127.0.0.1:{}\n", ECHO_PORT);
+            pr_info!("echo thread started on 127.0.0.1:{}\n", port);
             let result = serve(&thread_sock, &thread_stats);
             pr_info!("echo thread exiting\n");
             result

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * networking-c lab, tasks 3-4: a kernel TCP socket that listens on
- * 127.0.0.1:60000 (task 3) and accepts one connection while the module
- * loads (task 4). insmod does not return before a client has connected.
+ * 127.0.0.1, port `port` (a module parameter, default 60000) (task 3) and
+ * accepts one connection while the module loads (task 4). insmod does not
+ * return before a client has connected.
  */
 #include <linux/init.h>
 #include <linux/module.h>
@@ -19,6 +20,11 @@ MODULE_LICENSE("GPL");
 
 #define MY_TCP_PORT		60000
 #define LISTEN_BACKLOG		5
+
+/* The port to listen on: MY_TCP_PORT unless insmod says otherwise (port=N). */
+static int port = MY_TCP_PORT;
+module_param(port, int, 0444);
+MODULE_PARM_DESC(port, "TCP port to listen on, on 127.0.0.1 (default 60000)");
 
 /* Print an IPv4 socket address (a struct sockaddr_in, not a pointer). */
 #define print_sock_address(addr)					\
@@ -81,12 +87,17 @@ static int accept_connection(void)
 static int __init my_tcp_sock_init(void)
 {
 	int err = 0;
-	/* TODO 1/5: address to listen on: 127.0.0.1 (INADDR_LOOPBACK), port MY_TCP_PORT */
+	/* TODO 1/5: address to listen on: 127.0.0.1 (INADDR_LOOPBACK), port `port` */
 	struct sockaddr_in addr = {
 		.sin_family = AF_INET,
-		.sin_port = htons(MY_TCP_PORT),
+		.sin_port = htons(port),
 		.sin_addr = { htonl(INADDR_LOOPBACK) },
 	};
+
+	if (port <= 0 || port > 65535) {
+		pr_err("tcp_sock: port=%d is not a port\n", port);
+		return -EINVAL;
+	}
 
 	/* TODO 1/6: create a kernel TCP socket (sock) in init_net; allow quick rebinding */
 	err = sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_TCP, &sock);
@@ -99,7 +110,7 @@ static int __init my_tcp_sock_init(void)
 	/* TODO 1/6: bind sock to addr (sock->ops->bind) */
 	err = sock->ops->bind(sock, (struct sockaddr *)&addr, sizeof(addr));
 	if (err < 0) {
-		pr_err("tcp_sock: cannot bind to 127.0.0.1:%d: %d\n", MY_TCP_PORT, err);
+		pr_err("tcp_sock: cannot bind to 127.0.0.1:%d: %d\n", port, err);
 		release_sockets();
 		return err;
 	}

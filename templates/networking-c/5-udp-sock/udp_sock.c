@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * networking-c lab, task 5: a kernel UDP socket that sends one datagram,
- * MY_TEST_MESSAGE, to 127.0.0.1:60001 when the module is loaded.
+ * MY_TEST_MESSAGE, to 127.0.0.1, port `port` (a module parameter, default
+ * 60001), when the module is loaded.
  */
 #include <linux/init.h>
 #include <linux/module.h>
@@ -21,6 +22,11 @@ MODULE_LICENSE("GPL");
 #define MY_UDP_REMOTE_PORT	60001
 #define MY_TEST_MESSAGE		"kernelsocket\n"
 
+/* The port to send to: MY_UDP_REMOTE_PORT unless insmod says otherwise (port=N). */
+static int port = MY_UDP_REMOTE_PORT;
+module_param(port, int, 0444);
+MODULE_PARM_DESC(port, "UDP port on 127.0.0.1 to send the message to (default 60001)");
+
 static struct socket *sock;	/* UDP socket */
 
 static void release_socket(void)
@@ -32,13 +38,13 @@ static void release_socket(void)
 	}
 }
 
-/* Send MY_TEST_MESSAGE (without the final '\0') to 127.0.0.1:MY_UDP_REMOTE_PORT. */
+/* Send MY_TEST_MESSAGE (without the final '\0') to 127.0.0.1, port `port`. */
 static int send_test_message(void)
 {
-	/* TODO 2/5: destination address: 127.0.0.1 (INADDR_LOOPBACK), port MY_UDP_REMOTE_PORT */
+	/* TODO 2/5: destination address: 127.0.0.1 (INADDR_LOOPBACK), port `port` */
 	struct sockaddr_in raddr = {
 		.sin_family = AF_INET,
-		.sin_port = htons(MY_UDP_REMOTE_PORT),
+		.sin_port = htons(port),
 		.sin_addr = { htonl(INADDR_LOOPBACK) },
 	};
 	/* TODO 2/11: msghdr (destination in msg_name, no control data, no flags), kvec with the text */
@@ -69,6 +75,11 @@ static int send_test_message(void)
 static int __init my_udp_sock_init(void)
 {
 	int err = 0;
+
+	if (port <= 0 || port > 65535) {
+		pr_err("udp_sock: port=%d is not a port\n", port);
+		return -EINVAL;
+	}
 
 	/* TODO 1/5: create a kernel UDP socket (sock) in init_net */
 	err = sock_create_kern(&init_net, PF_INET, SOCK_DGRAM, IPPROTO_UDP, &sock);

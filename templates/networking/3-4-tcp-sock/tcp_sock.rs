@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Networking lab, tasks 3 and 4: a kernel TCP socket that listens on 127.0.0.1:60000 (task 3)
-//! and accepts one connection while the module loads (task 4). `insmod` does not return before
-//! a client has connected.
+//! Networking lab, tasks 3 and 4: a kernel TCP socket that listens on 127.0.0.1, port `port`
+//! (a module parameter, default 60000) (task 3) and accepts one connection while the module
+//! loads (task 4). `insmod` does not return before a client has connected.
 //!
 //! Build and check it with `cargo xtask check networking/3-4-tcp-sock`.
 
@@ -24,6 +24,17 @@ module! {
 const MY_TCP_PORT: u16 = 60000;
 const LISTEN_BACKLOG: u32 = 5;
 
+// The port to listen on: MY_TCP_PORT unless insmod says otherwise (port=N).
+kernel::module_param!(PORT: i32 = MY_TCP_PORT as i32, name: "port", desc: "TCP port to listen on, on 127.0.0.1 (default 60000)");
+
+/// The `port` parameter as a port number (`EINVAL` when it is not one).
+fn port() -> Result<u16> {
+    u16::try_from(PORT.get())
+        .ok()
+        .filter(|port| *port != 0)
+        .ok_or(EINVAL)
+}
+
 /// The module. Its sockets are released when it is removed (`rmmod tcp_sock`): dropping a
 /// socket closes it.
 struct TcpSock {
@@ -35,8 +46,9 @@ struct TcpSock {
 
 impl kernel::Module for TcpSock {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // TODO 1/1: address to listen on: 127.0.0.1 (Ipv4Addr::LOCALHOST), port MY_TCP_PORT
-        let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, MY_TCP_PORT);
+        let port = port()?;
+        // TODO 1/1: address to listen on: 127.0.0.1 (Ipv4Addr::LOCALHOST), port `port`
+        let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
 
         // TODO 1/3: create a TCP socket bound to addr, listening with a backlog of LISTEN_BACKLOG
         let listener = TcpListener::bind(addr, LISTEN_BACKLOG).inspect_err(|e| {

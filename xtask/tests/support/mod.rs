@@ -146,3 +146,17 @@ pub fn task_scores(v: &serde_json::Value) -> Vec<(String, f64)> {
     }
     out
 }
+
+/// `(check name, passed)` of every rubric check in a submission's results.json.
+pub fn checks(v: &serde_json::Value) -> Vec<(String, bool)> {
+    v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let name = t["name"].as_str().unwrap();
+            let check = name.split(" — ").nth(1).unwrap_or(name).to_owned();
+            (check, t["score"].as_f64() == t["max_score"].as_f64())
+        })
+        .collect()
+}
