@@ -3,7 +3,10 @@
 //! Archives are unpacked by this code (no external tool), with limits: entries whose path
 //! is absolute or climbs out with `..`, links and device nodes reject the whole submission;
 //! files past the size limits, or archives that expand past the total limit, too. From the
-//! unpacked tree only the files the lab manifest names are taken; the rest is reported.
+//! unpacked tree only the files the lab manifest names are taken; the rest is reported. A
+//! folder (a git clone keeps links) is never read through a symbolic link: a linked task or
+//! wrapping folder would take the grader's own files (the reference solution, another
+//! student's).
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -218,8 +221,8 @@ fn find_lab_root(top: &Path, lab: &Lab) -> Option<PathBuf> {
     if let Ok(entries) = std::fs::read_dir(top) {
         let dirs: Vec<PathBuf> = entries
             .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .map(|e| e.path())
-            .filter(|p| p.is_dir())
             .collect();
         if dirs.len() == 1 {
             candidates.push(dirs[0].clone());
@@ -288,10 +291,32 @@ pub struct Taken {
     pub refused: Vec<String>,
 }
 
+/// The first symbolic link among the folders from `root` down to `root/rel` (`rel`'s own last
+/// component is the caller's to check), if any.
+fn linked_folder(root: &Path, rel: &Path) -> Option<PathBuf> {
+    let parts: Vec<Component> = rel.components().collect();
+    let mut path = root.to_path_buf();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        path.push(part);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(path);
+        }
+    }
+    None
+}
+
 pub fn take(lab_root: &Path, task: &TaskManifest, wanted: &[String], limits: Limits) -> Taken {
     let mut taken = Taken::default();
     for rel in wanted {
         let path = lab_root.join(&task.name).join(rel);
+        if let Some(link) = linked_folder(lab_root, &Path::new(&task.name).join(rel)) {
+            let link = link.strip_prefix(lab_root).unwrap_or(&link).display();
+            taken.refused.push(format!(
+                "{}/{rel}: reached through a symbolic link (`{link}`); only regular files and folders are accepted",
+                task.name
+            ));
+            continue;
+        }
         match std::fs::symlink_metadata(&path) {
             Err(_) => taken.missing.push(format!("{}/{rel}", task.name)),
             Ok(meta) if !meta.is_file() => taken
