@@ -5,11 +5,10 @@
 //! files past the size limits, or archives that expand past the total limit, too; a
 //! `.tar.gz`'s decompressed stream is capped as a whole (the `tar` crate holds a long-name
 //! entry in memory before any limit here sees it), and no name longer than a path is kept
-//! or quoted. From the
-//! unpacked tree only the files the lab manifest names are taken; the rest is reported. A
-//! folder (a git clone keeps links) is never read through a symbolic link: a linked task or
-//! wrapping folder would take the grader's own files (the reference solution, another
-//! student's).
+//! or quoted. From the unpacked tree only the files the lab manifest names are taken; the
+//! rest is reported. A folder (a git clone keeps links) is never read through a symbolic
+//! link: a linked task or wrapping folder would take the grader's own files (the reference
+//! solution, another student's).
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
