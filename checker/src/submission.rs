@@ -2,8 +2,13 @@
 //!
 //! Archives are unpacked by this code (no external tool), with limits: entries whose path
 //! is absolute or climbs out with `..`, links and device nodes reject the whole submission;
-//! files past the size limits, or archives that expand past the total limit, too. From the
-//! unpacked tree only the files the lab manifest names are taken; the rest is reported.
+//! files past the size limits, or archives that expand past the total limit, too; a
+//! `.tar.gz`'s decompressed stream is capped as a whole (the `tar` crate holds a long-name
+//! entry in memory before any limit here sees it), and no name longer than a path is kept
+//! or quoted. From the unpacked tree only the files the lab manifest names are taken; the
+//! rest is reported. A folder (a git clone keeps links) is never read through a symbolic
+//! link: a linked task or wrapping folder would take the grader's own files (the reference
+//! solution, another student's).
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -45,6 +50,52 @@ impl std::error::Error for Rejected {}
 pub struct Unpacked {
     /// The folder holding the task folders (`1-2-netfilter/`, …).
     pub lab_root: PathBuf,
+}
+
+/// The longest entry name accepted (Linux's `PATH_MAX`); a longer one is never quoted.
+const MAX_NAME_BYTES: usize = 4096;
+
+/// How much decompressed stream a `.tar.gz` may yield: its files' data, plus a header,
+/// padding and a long-name entry per entry. The `tar` crate reads a GNU long-name or pax
+/// entry whole into memory before it hands out the entry it describes, and skips a claimed
+/// size it is never asked to read: only this cap bounds either.
+fn tar_stream_cap(limits: Limits) -> u64 {
+    limits.max_total_bytes + (limits.max_entries as u64 + 2) * (4 * 512 + MAX_NAME_BYTES as u64)
+}
+
+/// A reader that fails once it has given `left` bytes.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    cap: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 && !buf.is_empty() {
+            return Err(std::io::Error::other(format!(
+                "the archive expands past {} bytes",
+                self.cap
+            )));
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Refuses a name too long to be a path, without quoting it.
+fn check_name_length(name: &Path) -> Result<(), Rejected> {
+    let len = name.as_os_str().len();
+    if len > MAX_NAME_BYTES {
+        return Err(Rejected(format!(
+            "an entry's name is {len} bytes long, over the {MAX_NAME_BYTES}-byte limit"
+        )));
+    }
+    Ok(())
 }
 
 fn safe_relative(path: &Path) -> Result<PathBuf, Rejected> {
@@ -126,7 +177,12 @@ fn write_entry(dest: &Path, rel: &Path, data: &[u8]) -> Result<(), Rejected> {
 fn unpack_tar_gz(archive: &Path, dest: &Path, limits: Limits) -> Result<(), Rejected> {
     let file = std::fs::File::open(archive)
         .map_err(|e| Rejected(format!("opening {}: {e}", archive.display())))?;
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let cap = tar_stream_cap(limits);
+    let mut tar = tar::Archive::new(Capped {
+        inner: flate2::read::GzDecoder::new(file),
+        left: cap,
+        cap,
+    });
     let mut budget = Budget {
         limits,
         total: 0,
@@ -141,6 +197,7 @@ fn unpack_tar_gz(archive: &Path, dest: &Path, limits: Limits) -> Result<(), Reje
             .path()
             .map_err(|e| Rejected(format!("bad entry name: {e}")))?
             .into_owned();
+        check_name_length(&raw)?;
         let rel = safe_relative(&raw)?;
         match entry.header().entry_type() {
             tar::EntryType::Directory => {
@@ -185,6 +242,7 @@ fn unpack_zip(archive: &Path, dest: &Path, limits: Limits) -> Result<(), Rejecte
                 .map_err(|e| Rejected(format!("bad entry name: {e}")))?
                 .into_owned(),
         );
+        check_name_length(&raw)?;
         let rel = safe_relative(&raw)?;
         if entry.is_symlink() {
             return Err(Rejected(format!(
@@ -218,8 +276,8 @@ fn find_lab_root(top: &Path, lab: &Lab) -> Option<PathBuf> {
     if let Ok(entries) = std::fs::read_dir(top) {
         let dirs: Vec<PathBuf> = entries
             .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .map(|e| e.path())
-            .filter(|p| p.is_dir())
             .collect();
         if dirs.len() == 1 {
             candidates.push(dirs[0].clone());
@@ -288,10 +346,32 @@ pub struct Taken {
     pub refused: Vec<String>,
 }
 
+/// The first symbolic link among the folders from `root` down to `root/rel` (`rel`'s own last
+/// component is the caller's to check), if any.
+fn linked_folder(root: &Path, rel: &Path) -> Option<PathBuf> {
+    let parts: Vec<Component> = rel.components().collect();
+    let mut path = root.to_path_buf();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        path.push(part);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(path);
+        }
+    }
+    None
+}
+
 pub fn take(lab_root: &Path, task: &TaskManifest, wanted: &[String], limits: Limits) -> Taken {
     let mut taken = Taken::default();
     for rel in wanted {
         let path = lab_root.join(&task.name).join(rel);
+        if let Some(link) = linked_folder(lab_root, &Path::new(&task.name).join(rel)) {
+            let link = link.strip_prefix(lab_root).unwrap_or(&link).display();
+            taken.refused.push(format!(
+                "{}/{rel}: reached through a symbolic link (`{link}`); only regular files and folders are accepted",
+                task.name
+            ));
+            continue;
+        }
         match std::fs::symlink_metadata(&path) {
             Err(_) => taken.missing.push(format!("{}/{rel}", task.name)),
             Ok(meta) if !meta.is_file() => taken

@@ -958,7 +958,8 @@ fn run(cli: Cli) -> Result<bool> {
     Ok(true)
 }
 
-/// Set by Ctrl-C: long loops stop starting new work; partial results are marked incomplete.
+/// Set by Ctrl-C, SIGTERM or SIGHUP (ctrlc's `termination`): long loops stop starting new
+/// work, VMs are killed, partial results are marked incomplete.
 pub static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn main() -> ExitCode {

@@ -10,9 +10,11 @@
 //! `/etc/ld.so.cache`, the Rust toolchain's sysroot and whatever read-only folders the job
 //! names (the kernel tree); the stage read-write; a private `/tmp`, `/proc` and `/dev`; no
 //! network, no view of the repository, `templates/`, other submissions or any home folder;
-//! a cleared environment. As root, bubblewrap keeps the host's user namespace so that the
-//! job can drop to an unprivileged uid (`setpriv`): the kernel does not enforce the
-//! process-count limit for root, and an unprivileged job cannot write what root owns.
+//! a cleared environment (bubblewrap itself is started with none: its process is the
+//! sandbox's pid 1, whose `/proc/1/environ` an unprivileged job can read). As root,
+//! bubblewrap keeps the host's user namespace so that the job can drop to an unprivileged
+//! uid (`setpriv`): the kernel does not enforce the process-count limit for root, and an
+//! unprivileged job cannot write what root owns.
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -390,8 +392,16 @@ impl Sandbox {
         }
         let (program, args) = argv.split_first().expect("a program");
         let mut command: std::process::Command = cmd!(sh, "{program} {args...}").into();
-        if matches!(self.isolation, Isolation::Unsandboxed) {
-            command.env("LC_ALL", "C");
+        match self.isolation {
+            Isolation::Unsandboxed => {
+                command.env("LC_ALL", "C");
+            }
+            // bubblewrap needs no environment, and `--clearenv` clears only the job's: its
+            // own process stays the sandbox's pid 1, whose `/proc/1/environ` (the environment
+            // it was started with) an unprivileged job can read.
+            Isolation::Bubblewrap { .. } => {
+                command.env_clear();
+            }
         }
         let (mut reader, writer) = std::io::pipe().context("making a pipe")?;
         command

@@ -264,9 +264,23 @@ fn shards_split_the_submissions_and_merge_joins_them() {
 
 #[test]
 fn ctrl_c_kills_the_vms_and_keeps_partial_results_marked_incomplete() {
+    interrupted_by("-INT", "ctrlc");
+}
+
+/// SIGTERM (a cancelled CI job, `timeout`, a service stop) as Ctrl-C: without a handler the
+/// grader died and left its VMs running (a guest spinning in a module's init, forever).
+#[test]
+fn sigterm_kills_the_vms_like_ctrl_c() {
+    interrupted_by("-TERM", "sigterm");
+}
+
+/// Grades three submissions named `{prefix}N`, sends `signal` once a VM runs, and checks that
+/// no VM outlives the grader and that the partial results are kept, marked incomplete.
+fn interrupted_by(signal: &str, prefix: &str) {
     let dir = tempfile::tempdir().unwrap();
     let subs = dir.path().join("subs");
-    for name in ["ctrlc1", "ctrlc2", "ctrlc3"] {
+    let names: Vec<String> = (1..=3).map(|i| format!("{prefix}{i}")).collect();
+    for name in &names {
         copy_template_task(&subs.join(name), "intro", "1-2-hello");
         copy_template_task(&subs.join(name), "intro", "3-fail");
     }
@@ -274,18 +288,14 @@ fn ctrl_c_kills_the_vms_and_keeps_partial_results_marked_incomplete() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["grade", "--lab", "intro", "--out"])
         .arg(&out)
-        .args([
-            subs.join("ctrlc1"),
-            subs.join("ctrlc2"),
-            subs.join("ctrlc3"),
-        ])
+        .args(names.iter().map(|n| subs.join(n)))
         .env_remove("LABS")
         .current_dir(repo())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until a grading VM runs, then interrupt the grader as Ctrl-C would.
+    // Wait until a grading VM runs, then interrupt the grader.
     let qemu_of_this_run = || {
         let ps = std::process::Command::new("ps")
             .args(["-eo", "pid,args"])
@@ -293,7 +303,7 @@ fn ctrl_c_kills_the_vms_and_keeps_partial_results_marked_incomplete() {
             .unwrap();
         String::from_utf8_lossy(&ps.stdout)
             .lines()
-            .filter(|l| l.contains("qemu-system") && l.contains("-ctrlc"))
+            .filter(|l| l.contains("qemu-system") && l.contains(&format!("-{prefix}")))
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
@@ -310,7 +320,7 @@ fn ctrl_c_kills_the_vms_and_keeps_partial_results_marked_incomplete() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());

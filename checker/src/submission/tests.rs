@@ -191,3 +191,73 @@ fn not_an_archive_and_wrong_layouts_are_clear() {
     .unwrap_err();
     assert!(err.0.contains("no task folder of lab `net`"), "{err}");
 }
+
+#[test]
+fn folders_reached_through_links_are_not_taken() {
+    // A git clone keeps symbolic links: a task folder linked to the grader's reference
+    // solution (`/proc/self/cwd/templates/...`) or to another student's folder must not be
+    // read, nor a lab folder found through a linked wrapping folder.
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("grader/net/1-a");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("a.c"), "the reference solution").unwrap();
+    let lab = lab();
+
+    let alice = dir.path().join("alice/net");
+    std::fs::create_dir_all(alice.join("2-b")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, alice.join("1-a")).unwrap();
+    let unpacked = open(
+        &dir.path().join("alice"),
+        &dir.path().join("scratch"),
+        &lab,
+        Limits::default(),
+    )
+    .unwrap();
+    let taken = take(
+        &unpacked.lab_root,
+        &lab.manifest.tasks[0],
+        &["a.c".to_string()],
+        Limits::default(),
+    );
+    assert!(taken.files.is_empty(), "{:?}", taken.files);
+    assert_eq!(taken.refused.len(), 1, "{:?}", taken.refused);
+    assert!(
+        taken.refused[0].contains("symbolic link"),
+        "{:?}",
+        taken.refused
+    );
+
+    let bob = dir.path().join("bob");
+    std::fs::create_dir_all(&bob).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("grader"), bob.join("wrap")).unwrap();
+    let err = open(&bob, &dir.path().join("scratch2"), &lab, Limits::default()).unwrap_err();
+    assert!(err.0.contains("no task folder"), "{err}");
+}
+
+#[test]
+fn a_long_name_entry_cannot_make_the_grader_hold_the_stream_or_the_name() {
+    // The tar crate reads a GNU long-name (or pax) entry whole into memory before it hands
+    // out the entry it names: a 1 MiB .tar.gz naming a file with 1 GiB of zeros took all of a
+    // 23 GiB host (the rejection, quoting the name, was copied into every result).
+    let dir = tempfile::tempdir().unwrap();
+    let small = Limits {
+        max_file_bytes: 1024,
+        max_total_bytes: 4096,
+        max_entries: 10,
+    };
+    let archive = |name: &[u8]| {
+        tar_gz(&[
+            ("././@LongLink", tar::EntryType::GNULongName, name),
+            ("x", tar::EntryType::Regular, b""),
+        ])
+    };
+    let past_the_stream = write(dir.path(), "a.tar.gz", &archive(&vec![b'a'; 1 << 20]));
+    let err = open(&past_the_stream, &dir.path().join("x"), &lab(), small).unwrap_err();
+    assert!(err.0.len() < 1024, "a {}-byte message", err.0.len());
+    assert!(err.0.contains("expands past"), "{err}");
+    // Within the stream's cap but longer than any path: refused without being quoted.
+    let long_name = write(dir.path(), "b.tar.gz", &archive(&vec![b'a'; 8192]));
+    let err = open(&long_name, &dir.path().join("y"), &lab(), small).unwrap_err();
+    assert!(err.0.contains("8192 bytes long"), "{err}");
+    assert!(err.0.len() < 1024, "a {}-byte message", err.0.len());
+}

@@ -243,3 +243,31 @@ fn as_root_the_job_drops_to_an_unprivileged_uid() {
     assert!(!joined.contains("--unshare-all"), "{joined}");
     assert!(joined.ends_with("-- make modules"), "{joined}");
 }
+
+#[test]
+fn the_graders_environment_is_not_readable_from_the_first_process() {
+    // Unprivileged (user namespace), bubblewrap's own process is the job's pid 1 and has the
+    // job's uid: its `/proc/1/environ` (what it was started with; `--clearenv` changes only
+    // the job's) is readable by `include_bytes!`. It must hold none of the grader's variables
+    // (CI tokens). As root it is not readable; the unprivileged shape is tested either way.
+    let Isolation::Bubblewrap { bwrap, .. } = sandbox().isolation else {
+        unreachable!()
+    };
+    let sandbox = Sandbox {
+        isolation: Isolation::Bubblewrap {
+            bwrap,
+            as_root: false,
+        },
+        rust_sysroot: None,
+    };
+    let stage = tempfile::tempdir().unwrap();
+    let done = run_sh(
+        &sandbox,
+        stage.path(),
+        vec![],
+        "tr '\\0' '\\n' < /proc/1/environ && echo read-it",
+        &quick(),
+    );
+    assert!(done.output.contains("read-it"), "{}", done.output);
+    assert!(!done.output.contains("PATH="), "{}", done.output);
+}
