@@ -110,7 +110,8 @@ impl Limit {
     }
 
     /// The limit a failed job's output shows it ran into (the tools' and make's own words
-    /// for the signal or error each limit causes), if any.
+    /// for the signal or error each limit causes), if any. Diagnostics and the source lines
+    /// they quote are not signs: a student's `#error "out of memory"` names no limit.
     pub fn seen_in(output: &str) -> Option<Limit> {
         const SIGNS: &[(&str, Limit)] = &[
             ("CPU time limit exceeded", Limit::CpuTime),
@@ -123,9 +124,20 @@ impl Limit {
             ("fork: Resource temporarily unavailable", Limit::Processes),
             ("vfork: Resource temporarily unavailable", Limit::Processes),
         ];
-        SIGNS
-            .iter()
-            .find(|(sign, _)| output.contains(sign))
+        let quoted = |line: &str| {
+            let code = line.trim_start();
+            ["error:", "warning:", "note:", "error["]
+                .iter()
+                .any(|d| line.contains(d))
+                || code.starts_with('|')
+                || code
+                    .split_once(" |")
+                    .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
+        };
+        output
+            .lines()
+            .filter(|line| !quoted(line))
+            .find_map(|line| SIGNS.iter().find(|(sign, _)| line.contains(sign)))
             .map(|(_, limit)| *limit)
     }
 }

@@ -211,6 +211,17 @@ fn limit_signs_in_compiler_output() {
         Some(Limit::AddressSpace)
     );
     assert_eq!(Limit::seen_in("x.c:1:1: error: expected ';'"), None);
+    // A student's own words are not a limit.
+    assert_eq!(
+        Limit::seen_in("x.c:1:2: error: CPU time limit exceeded\n    1 | #error CPU time limit exceeded\n      |  ^"),
+        None
+    );
+    assert_eq!(
+        Limit::seen_in(
+            "error[E0080]: out of memory\n  --> x.rs:3:1\n3 | compile_error!(\"out of memory\");"
+        ),
+        None
+    );
 }
 
 #[test]
