@@ -52,7 +52,9 @@ impl Limits {
         Limits {
             wall,
             cpu_secs: wall.as_secs().max(1),
-            address_space: 4096 * MIB,
+            // The largest Rust module with debug info needs under 512 MiB (RSS 156 MB);
+            // two compilers per build, two builds at once: 4 GiB per graded submission.
+            address_space: 1024 * MIB,
             file_size: 512 * MIB,
             processes: 256,
             output: 256 * 1024,
@@ -299,7 +301,12 @@ impl Sandbox {
                 }
                 push(&[&"--die-with-parent", &"--new-session", &"--clearenv"]);
                 // The private /tmp first: folders bound below may live under the host's /tmp.
-                push(&[&"--proc", &"/proc", &"--dev", &"/dev", &"--tmpfs", &"/tmp"]);
+                // /tmp lives in memory: bounded like a file.
+                let tmp_size = limits.file_size.to_string();
+                push(&[&"--proc", &"/proc", &"--dev", &"/dev"]);
+                push(&[
+                    &"--perms", &"1777", &"--size", &tmp_size, &"--tmpfs", &"/tmp",
+                ]);
                 push(&[&"--ro-bind", &"/usr", &"/usr"]);
                 for dir in ["bin", "sbin", "lib", "lib64", "lib32", "libx32"] {
                     let host = Path::new("/").join(dir);

@@ -151,6 +151,16 @@ fn cpu_time_and_file_size_limits_stop_the_job_and_are_named() {
     );
     assert_eq!(big.limit, Some(Limit::FileSize), "{}", big.output);
     assert!(std::fs::metadata(stage.path().join("big")).unwrap().len() <= 1 << 20);
+    // The private /tmp is memory: many files below the size limit still fill it.
+    let many = run_sh(
+        &sandbox,
+        stage.path(),
+        vec![],
+        "for i in 1 2 3 4; do head -c 600000 /dev/zero > /tmp/f$i || exit 1; done",
+        &limits,
+    );
+    assert!(!many.success, "{}", many.output);
+    assert!(many.output.contains("No space left"), "{}", many.output);
 }
 
 #[test]
