@@ -150,6 +150,16 @@ fn build_limits(sel: &Selected) -> Limits {
     Limits::build(std::time::Duration::from_secs(lab.min(cap)))
 }
 
+/// The kernel folders a module build reads: the tree, and the source tree an `O=` tree's
+/// `source` link names.
+fn kernel_folders<'a>(kdir: &'a Path, source_tree: &'a Option<PathBuf>) -> Vec<&'a Path> {
+    let mut folders = vec![kdir];
+    if let Some(source) = source_tree.as_deref().filter(|s| *s != kdir) {
+        folders.push(source);
+    }
+    folders
+}
+
 /// A failed build's message: the limit it hit first, then the compiler's words.
 fn failure(message: String, done: &Finished, limits: &Limits) -> String {
     let mut text = String::new();
@@ -216,6 +226,8 @@ pub fn build_task(
                 .modules
                 .iter()
                 .all(|m| stage.join(format!("{m}.ko")).is_file());
+        // An `O=` build tree (`--kernel-tree`) includes its source tree through `source`.
+        let source_tree = std::fs::canonicalize(kdir.join("source")).ok();
         if !built_before {
             let _ = std::fs::remove_file(&stamp_path);
             let job = Job {
@@ -230,7 +242,7 @@ pub fn build_task(
                 ]
                 .into(),
                 writable: Some(&stage),
-                readable: vec![kdir],
+                readable: kernel_folders(kdir, &source_tree),
             };
             let done = sandbox.run(&job, &limits)?;
             if !done.success {
