@@ -2,22 +2,15 @@
 //! script per task, a reviewed snapshot per task, a student README, and templates whose TODO
 //! markers parse and actually remove something. No VM needed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use checker::manifest::{discover, Lab, TaskManifest};
+use checker::manifest::{Lab, TaskManifest};
 use checker::skels::{skeletonize, SourceKind};
 use checker::snapshot::Snapshot;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod support;
 
-fn labs() -> Vec<Lab> {
-    discover(&root().join("labs")).expect("every lab manifest loads")
-}
+use support::{labs, root};
 
 fn template_dir(lab: &Lab, task: &TaskManifest) -> PathBuf {
     root().join("templates").join(&lab.name).join(&task.name)

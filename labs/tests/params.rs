@@ -3,21 +3,11 @@
 //! that `bless`, which turns the defaults back into placeholders, writes what was reviewed).
 //! No VM needed.
 
-use std::path::{Path, PathBuf};
-
-use checker::manifest::{discover, Lab};
 use checker::snapshot::Snapshot;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod support;
 
-fn labs() -> Vec<Lab> {
-    discover(&root().join("labs")).expect("every lab manifest loads")
-}
+use support::labs;
 
 /// Where `text` differs from itself with placeholders filled in and written back.
 fn ambiguity(values: &checker::params::Values, text: &str) -> Option<String> {
