@@ -5,20 +5,63 @@
 
 use std::path::Path;
 
-use crate::manifest::TaskManifest;
+use crate::manifest::{Module, TaskManifest};
 
-/// The Kbuild text for a task's modules: each `foo` becomes `foo.ko` from `foo.c`/`foo.rs`.
+const HEADER: &str =
+    "# Written by klab from the lab manifest; a Kbuild in the task folder is ignored.\n";
+
+/// The Kbuild files for a task's modules, as `(path relative to the task folder, text)`: the
+/// task folder's own, and one per module folder (`dir`), which the first descends into
+/// (`obj-m += kernel/`), so `kernel/foo.ko` is built beside its sources. Each module `foo`
+/// becomes `foo.ko`: from `foo.c`/`foo.rs`, or linked from its listed C sources
+/// (`foo-y := a.o b.o`); its `ccflags` go to each of its C objects (`CFLAGS_a.o`).
 /// `debug_info`: build with debug info, so kernel reports can be placed at file:line.
-pub fn kbuild_for(task: &TaskManifest, debug_info: bool) -> String {
-    let mut text = String::from(
-        "# Written by klab from the lab manifest; a Kbuild in the task folder is ignored.\n",
-    );
+pub fn kbuild_files(task: &TaskManifest, debug_info: bool) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = vec![("Kbuild".to_owned(), HEADER.to_owned())];
     for module in &task.modules {
-        text.push_str(&format!("obj-m += {module}.o\n"));
+        let kbuild = match &module.dir {
+            Some(dir) => {
+                let path = format!("{dir}/Kbuild");
+                if !files.iter().any(|(p, _)| *p == path) {
+                    files[0].1.push_str(&format!("obj-m += {dir}/\n"));
+                    files.push((path.clone(), HEADER.to_owned()));
+                }
+                path
+            }
+            None => "Kbuild".to_owned(),
+        };
+        let text = &mut files.iter_mut().find(|(p, _)| *p == kbuild).unwrap().1;
+        text.push_str(&module_lines(module));
     }
     if debug_info {
-        text.push_str("# debug info: reports of the debug kernel name file:line\n");
-        text.push_str("ccflags-y += -g\nrustflags-y += -Cdebuginfo=2\n");
+        for (_, text) in &mut files {
+            text.push_str("# debug info: reports of the debug kernel name file:line\n");
+            text.push_str("ccflags-y += -g\nrustflags-y += -Cdebuginfo=2\n");
+        }
+    }
+    files
+}
+
+/// One module's lines in the Kbuild of its folder.
+fn module_lines(module: &Module) -> String {
+    let name = &module.name;
+    let mut text = format!("obj-m += {name}.o\n");
+    let objects: Vec<String> = if module.sources.is_empty() {
+        vec![format!("{name}.o")]
+    } else {
+        let stems = module.sources.iter().filter_map(|s| s.strip_suffix(".c"));
+        stems.map(|stem| format!("{stem}.o")).collect()
+    };
+    if module.is_composite() {
+        text.push_str(&format!("{name}-y := {}\n", objects.join(" ")));
+    }
+    if !module.ccflags.is_empty() {
+        for object in &objects {
+            text.push_str(&format!(
+                "CFLAGS_{object} += {}\n",
+                module.ccflags.join(" ")
+            ));
+        }
     }
     text
 }
@@ -85,11 +128,31 @@ mod tests {
     fn kbuild_lists_the_manifest_modules() {
         let task: TaskManifest = toml::from_str("name = 'x'\nmodules = ['hello', 'fail']").unwrap();
         assert_eq!(
-            kbuild_for(&task, false),
-            "# Written by klab from the lab manifest; a Kbuild in the task folder is ignored.\nobj-m += hello.o\nobj-m += fail.o\n"
+            kbuild_files(&task, false),
+            [("Kbuild".to_owned(), "# Written by klab from the lab manifest; a Kbuild in the task folder is ignored.\nobj-m += hello.o\nobj-m += fail.o\n".to_owned())]
         );
-        assert!(
-            kbuild_for(&task, true).ends_with("ccflags-y += -g\nrustflags-y += -Cdebuginfo=2\n")
+        assert!(kbuild_files(&task, true)[0]
+            .1
+            .ends_with("ccflags-y += -g\nrustflags-y += -Cdebuginfo=2\n"));
+    }
+
+    #[test]
+    fn several_sources_link_into_one_module_and_a_module_folder_gets_its_own_kbuild() {
+        let task: TaskManifest = toml::from_str(
+            "name = 'x'\nmodules = ['top', { name = 'multi', dir = 'kernel', sources = ['main.c', 'helper.c'], ccflags = ['-DLAB=1', '-Wextra'] }, { name = 'solo', dir = 'kernel', sources = ['solo.c'] }, { name = 'named', sources = ['impl.c'] }]",
+        )
+        .unwrap();
+        let files = kbuild_files(&task, true);
+        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["Kbuild", "kernel/Kbuild"]);
+        let body = |text: &str| text.lines().skip(1).collect::<Vec<_>>().join("\n");
+        assert_eq!(
+            body(&files[0].1),
+            "obj-m += top.o\nobj-m += kernel/\nobj-m += named.o\nnamed-y := impl.o\n# debug info: reports of the debug kernel name file:line\nccflags-y += -g\nrustflags-y += -Cdebuginfo=2"
+        );
+        assert_eq!(
+            body(&files[1].1),
+            "obj-m += multi.o\nmulti-y := main.o helper.o\nCFLAGS_main.o += -DLAB=1 -Wextra\nCFLAGS_helper.o += -DLAB=1 -Wextra\nobj-m += solo.o\n# debug info: reports of the debug kernel name file:line\nccflags-y += -g\nrustflags-y += -Cdebuginfo=2"
         );
     }
 

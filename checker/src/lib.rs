@@ -11,6 +11,7 @@ pub mod console;
 pub mod cpio;
 pub mod deadline;
 pub mod kbuild;
+pub mod kconfig;
 pub mod ktap;
 pub mod limits;
 pub mod line_reader;

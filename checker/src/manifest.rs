@@ -11,6 +11,12 @@ use crate::naming::{is_safe_name, is_safe_relative_path, SAFE_NAME_RULE};
 use crate::normalize::Filter;
 use crate::params::Params;
 
+mod module;
+mod program;
+
+pub use module::Module;
+pub use program::Program;
+
 /// Default per-task time limit inside the VM.
 pub const DEFAULT_TASK_TIMEOUT_SECS: u64 = 30;
 
@@ -34,6 +40,10 @@ pub struct LabManifest {
     /// fresh values per submission. A `scripts_from` lab takes the other lab's.
     #[serde(default)]
     pub params: Params,
+    /// Kernel options the lab's modules need (`CONFIG_KPROBES`), checked against the lab
+    /// kernel's `.config` before building.
+    #[serde(default)]
+    pub requires_config: Vec<String>,
     pub tasks: Vec<TaskManifest>,
 }
 
@@ -47,12 +57,18 @@ pub struct TaskManifest {
     pub name: String,
     #[serde(default)]
     pub summary: String,
-    /// Kernel modules: `foo` is built from `foo.c` or `foo.rs` in the task folder.
+    /// Kernel modules: `foo` is built from `foo.c` or `foo.rs` in the task folder, or as a
+    /// `[[tasks.modules]]` table says.
     #[serde(default)]
-    pub modules: Vec<String>,
-    /// User-space test programs (C sources, relative to the task folder), built static.
+    pub modules: Vec<Module>,
+    /// User-space test programs: a C source relative to the task folder, or a
+    /// `[[tasks.programs]]` table; built static.
     #[serde(default)]
-    pub programs: Vec<String>,
+    pub programs: Vec<Program>,
+    /// Extra files of the task folder copied next to the task in the guest (as their file
+    /// name: `data/input.txt` → `input.txt`).
+    #[serde(default)]
+    pub files: Vec<String>,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
     #[serde(default)]
@@ -65,7 +81,8 @@ pub struct TaskManifest {
     #[serde(default)]
     pub checks: Vec<crate::rubric::Check>,
     /// Files a grader takes from a submission (relative to the task folder); everything else
-    /// comes from the generated skeleton. Default: the modules' `.c`/`.rs` sources.
+    /// comes from the generated skeleton. Default: every module source (and the `mod` files
+    /// beside a Rust crate root).
     #[serde(default)]
     pub student_files: Vec<String>,
 }
@@ -120,6 +137,11 @@ impl Lab {
         if !(1..=3600).contains(&self.manifest.build_timeout_secs) {
             bail!("build_timeout_secs must be between 1 and 3600");
         }
+        for option in &self.manifest.requires_config {
+            if !crate::kconfig::is_option_name(option) {
+                bail!("`requires_config` entry `{option}` must be a kernel option as .config names it (`CONFIG_KPROBES`)");
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for task in &self.manifest.tasks {
             if !seen.insert(&task.name) {
@@ -133,26 +155,7 @@ impl Lab {
                     task.name
                 );
             }
-            for module in &task.modules {
-                if !is_safe_name(module) || module.contains('.') {
-                    bail!(
-                        "task `{}`: `modules` entry `{module}` must be letters, digits, `_` or `-`, starting with a letter or a digit",
-                        task.name
-                    );
-                }
-            }
-            for program in &task.programs {
-                let binary = TaskManifest::program_binary_name(program);
-                if !program.ends_with(".c")
-                    || !is_safe_relative_path(program)
-                    || !is_safe_name(binary)
-                {
-                    bail!(
-                        "task `{}`: `programs` entry `{program}` must be a relative path to a .c file, each part {SAFE_NAME_RULE}",
-                        task.name
-                    );
-                }
-            }
+            validate_builds(task).with_context(|| format!("task `{}`", task.name))?;
             for file in &task.student_files {
                 if !is_safe_relative_path(file) {
                     bail!(
@@ -209,9 +212,36 @@ impl Lab {
 impl TaskManifest {
     /// The binary name a program source becomes in the guest: `user/test.c` → `test`.
     pub fn program_binary_name(program: &str) -> &str {
-        let file = program.rsplit('/').next().unwrap_or(program);
-        file.strip_suffix(".c").unwrap_or(file)
+        program::binary_name(program)
     }
+}
+
+/// A task's modules, programs and `files`: each valid, and no two of them the same name in
+/// the guest task folder.
+fn validate_builds(task: &TaskManifest) -> Result<()> {
+    let mut guest_names = std::collections::HashSet::from(["test.sh".to_owned()]);
+    let mut claim = |name: String, field: &str| -> Result<()> {
+        if !guest_names.insert(name.clone()) {
+            bail!("`{field}`: `{name}` is a second file of that name in the guest task folder");
+        }
+        Ok(())
+    };
+    for module in &task.modules {
+        module.validate()?;
+        claim(format!("{}.ko", module.name), "modules")?;
+    }
+    for program in &task.programs {
+        program.validate()?;
+        claim(program.name.clone(), "programs")?;
+    }
+    for file in &task.files {
+        let name = file.rsplit('/').next().unwrap_or(file);
+        if !is_safe_relative_path(file) {
+            bail!("`files` entry `{file}` must be a relative path, each part {SAFE_NAME_RULE}");
+        }
+        claim(name.to_owned(), "files")?;
+    }
+    Ok(())
 }
 
 /// A `scripts_from` lab runs the other lab's scripts, so it takes that lab's parameters
@@ -251,157 +281,4 @@ pub fn discover(labs_dir: &Path) -> Result<Vec<Lab>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lab_from(toml_text: &str) -> Result<Lab> {
-        let dir = tempfile::tempdir()?;
-        let lab_dir = dir.path().join("demo");
-        std::fs::create_dir(&lab_dir)?;
-        std::fs::write(lab_dir.join("lab.toml"), toml_text)?;
-        Lab::load(&lab_dir)
-    }
-
-    #[test]
-    fn a_minimal_manifest_loads_with_defaults() {
-        let lab = lab_from(
-            "title = 'Demo'\nlanguage = 'rust'\n[[tasks]]\nname = '1-hello'\nmodules = ['hello']\n",
-        )
-        .unwrap();
-        assert_eq!(lab.name, "demo");
-        let task = lab.task("1-hello").unwrap();
-        assert_eq!(task.timeout_secs, DEFAULT_TASK_TIMEOUT_SECS);
-        assert!(lab
-            .snapshot_path(task)
-            .ends_with("demo/snapshots/1-hello.snap"));
-    }
-
-    #[test]
-    fn unknown_fields_are_errors_naming_the_file() {
-        let err = lab_from("title = 'Demo'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\nmodulez = []\n")
-            .unwrap_err();
-        let text = format!("{err:#}");
-        assert!(
-            text.contains("lab.toml") && text.contains("modulez"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn duplicate_tasks_and_bad_names_are_rejected() {
-        let dup = "title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\n[[tasks]]\nname = 'a'\n";
-        assert!(format!("{:#}", lab_from(dup).unwrap_err()).contains("listed twice"));
-        let bad = "title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = '../x'\n";
-        assert!(format!("{:#}", lab_from(bad).unwrap_err()).contains("plain folder name"));
-        let prog = "title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\nprograms = ['../evil.c']\n";
-        assert!(format!("{:#}", lab_from(prog).unwrap_err()).contains("relative path"));
-    }
-
-    #[test]
-    fn names_that_would_reach_a_shell_or_climb_a_path_are_rejected_naming_the_field() {
-        let task =
-            |field: &str| format!("title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\n{field}\n");
-        for (field, named) in [
-            ("modules = ['-f']", "`modules` entry `-f`"),
-            ("modules = ['x; poweroff']", "`modules` entry"),
-            ("modules = ['a.b']", "`modules` entry `a.b`"),
-            ("programs = ['user/../../x.c']", "`programs` entry"),
-            ("programs = ['user/$(id).c']", "`programs` entry"),
-            ("programs = ['user/-x.c']", "`programs` entry"),
-            (
-                "student_files = ['../../etc/passwd']",
-                "`student_files` entry",
-            ),
-        ] {
-            let text = format!("{:#}", lab_from(&task(field)).unwrap_err());
-            assert!(
-                text.contains("lab.toml") && text.contains(named),
-                "{field}: {text}"
-            );
-        }
-        for name in ["a b", "-x", "$(id)", "a..b"] {
-            let bad = format!("title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = '{name}'\n");
-            let text = format!("{:#}", lab_from(&bad).unwrap_err());
-            assert!(text.contains("task name"), "{name}: {text}");
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let lab_dir = dir.path().join("my lab");
-        std::fs::create_dir(&lab_dir).unwrap();
-        std::fs::write(
-            lab_dir.join("lab.toml"),
-            "title = 'D'\nlanguage = 'c'\ntasks = []\n",
-        )
-        .unwrap();
-        let text = format!("{:#}", Lab::load(&lab_dir).unwrap_err());
-        assert!(
-            text.contains("lab.toml") && text.contains("folder name `my lab`"),
-            "{text}"
-        );
-        let ok = task("modules = ['udp_sock', 'tcp-sock']\nprograms = ['user/test.c']");
-        assert!(lab_from(&ok).is_ok());
-    }
-
-    #[test]
-    fn scripts_can_come_from_another_lab() {
-        let lab = lab_from(
-            "title = 'D'\nlanguage = 'rust'\nscripts_from = 'demo-c'\n[[tasks]]\nname = '1-a'\n",
-        )
-        .unwrap();
-        let task = lab.task("1-a").unwrap();
-        assert!(
-            lab.test_script(task).ends_with("demo-c/1-a/test.sh"),
-            "{}",
-            lab.test_script(task).display()
-        );
-        assert!(lab.stress_script(task).ends_with("demo-c/1-a/stress.sh"));
-        assert!(lab_from("title = 'D'\nlanguage = 'c'\nscripts_from = '../x'\n").is_err());
-    }
-
-    #[test]
-    fn params_load_and_a_scripts_from_lab_takes_the_other_labs() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |lab: &str, text: &str| {
-            std::fs::create_dir_all(dir.path().join(lab)).unwrap();
-            std::fs::write(dir.path().join(lab).join("lab.toml"), text).unwrap();
-        };
-        let tasks = "[[tasks]]\nname = '1-a'\n";
-        write(
-            "c",
-            &format!("title = 'C'\nlanguage = 'c'\n[params.PORT]\nkind = 'port'\ndefault = 60000\n{tasks}"),
-        );
-        write(
-            "rust",
-            &format!("title = 'R'\nlanguage = 'rust'\nscripts_from = 'c'\n{tasks}"),
-        );
-        let c = Lab::load(&dir.path().join("c")).unwrap();
-        let rust = Lab::load(&dir.path().join("rust")).unwrap();
-        assert_eq!(c.manifest.params.defaults().get("PORT"), Some("60000"));
-        assert_eq!(
-            rust.manifest.params.defaults(),
-            c.manifest.params.defaults()
-        );
-
-        write(
-            "both",
-            &format!("title = 'R'\nlanguage = 'rust'\nscripts_from = 'c'\n[params.N]\nkind = 'int'\ndefault = 1\nmin = 2\nmax = 3\n{tasks}"),
-        );
-        let e = format!("{:#}", Lab::load(&dir.path().join("both")).unwrap_err());
-        assert!(
-            e.contains("both/lab.toml") && e.contains("labs/c/lab.toml"),
-            "{e}"
-        );
-
-        write(
-            "bad",
-            &format!("title = 'B'\nlanguage = 'c'\n[params.N]\nkind = 'int'\ndefault = 1\nmin = 5\nmax = 3\n{tasks}"),
-        );
-        let e = format!("{:#}", Lab::load(&dir.path().join("bad")).unwrap_err());
-        assert!(e.contains("bad/lab.toml") && e.contains("params.N"), "{e}");
-    }
-
-    #[test]
-    fn program_binary_names() {
-        assert_eq!(TaskManifest::program_binary_name("user/test.c"), "test");
-        assert_eq!(TaskManifest::program_binary_name("probe.c"), "probe");
-    }
-}
+mod tests;

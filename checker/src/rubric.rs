@@ -242,6 +242,7 @@ mod tests {
                 scripts_from: None,
                 build_timeout_secs: crate::manifest::DEFAULT_BUILD_TIMEOUT_SECS,
                 params: Default::default(),
+                requires_config: vec![],
                 tasks: vec![],
             },
         }

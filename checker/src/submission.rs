@@ -326,16 +326,21 @@ pub fn open(path: &Path, scratch: &Path, lab: &Lab, limits: Limits) -> Result<Un
     Ok(Unpacked { lab_root })
 }
 
-/// The files a grader takes from a submission for a task.
+/// The files a grader takes from a submission for a task: its `student_files`, or every
+/// module source the template has (with the `mod` files beside a Rust crate root).
 pub fn student_files(task: &TaskManifest, template_dir: &Path) -> Vec<String> {
     if !task.student_files.is_empty() {
         return task.student_files.clone();
     }
-    task.modules
-        .iter()
-        .flat_map(|m| [format!("{m}.c"), format!("{m}.rs")])
-        .filter(|f| template_dir.join(f).is_file())
-        .collect()
+    let mut files: Vec<String> = Vec::new();
+    for module in &task.modules {
+        for file in module.student_sources(template_dir) {
+            if !files.contains(&file) {
+                files.push(file);
+            }
+        }
+    }
+    files
 }
 
 /// What was taken for a task, what was missing, what was refused.

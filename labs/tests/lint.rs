@@ -2,7 +2,7 @@
 //! script per task, a reviewed snapshot per task, a student README, and templates whose TODO
 //! markers parse and actually remove something. No VM needed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use checker::manifest::{Lab, TaskManifest};
 use checker::skels::{skeletonize, SourceKind};
@@ -43,20 +43,37 @@ fn every_task_has_its_sources_script_and_snapshot() {
         for task in &lab.manifest.tasks {
             let dir = template_dir(&lab, task);
             for module in &task.modules {
-                let found = ["c", "rs"]
-                    .iter()
-                    .any(|ext| dir.join(format!("{module}.{ext}")).is_file());
+                let sources = module.source_paths(&dir);
                 assert!(
-                    found,
-                    "{}: no {module}.c or {module}.rs in {}",
+                    !sources.is_empty(),
+                    "{}: module `{}` has no source in {}",
                     task.name,
+                    module.name,
                     dir.display()
                 );
+                for source in sources {
+                    assert!(
+                        dir.join(&source).is_file(),
+                        "{}: {source}, a source of module `{}`, is missing",
+                        task.name,
+                        module.name
+                    );
+                }
             }
             for program in &task.programs {
+                for source in &program.sources {
+                    assert!(
+                        dir.join(source).is_file(),
+                        "{}: {source}, a source of program `{}`, is missing",
+                        task.name,
+                        program.name
+                    );
+                }
+            }
+            for file in &task.files {
                 assert!(
-                    dir.join(program).is_file(),
-                    "{}: program {program} is missing",
+                    dir.join(file).is_file(),
+                    "{}: {file} (in `files`) is missing",
                     task.name
                 );
             }
@@ -89,14 +106,27 @@ fn every_task_has_its_sources_script_and_snapshot() {
     }
 }
 
+/// Every file under `dir`, its subfolders (`kernel/`, `user/`) included.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 #[test]
 fn every_template_has_markers_that_parse_and_remove_code() {
     for lab in labs() {
         for task in &lab.manifest.tasks {
             let dir = template_dir(&lab, task);
             let mut removed_somewhere = false;
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
+            for path in files_under(&dir) {
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
                 let kind = SourceKind::of_file_name(&name);
                 if !path.is_file() || kind == SourceKind::Verbatim {

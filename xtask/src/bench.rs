@@ -74,12 +74,10 @@ fn edited_copy(
     };
     ctx.build_all(kernel, &source, selected.to_vec())?;
     for s in selected {
+        let task_dir = dir.join(&s.lab.name).join(&s.task.name);
         for module in &s.task.modules {
-            for ext in ["rs", "c"] {
-                let file = dir
-                    .join(&s.lab.name)
-                    .join(&s.task.name)
-                    .join(format!("{module}.{ext}"));
+            for source in module.source_paths(&task_dir) {
+                let file = task_dir.join(source);
                 if file.is_file() {
                     let mut text = std::fs::read_to_string(&file)?;
                     text.push_str("\n// edited by klab bench\n");

@@ -11,7 +11,7 @@ use crate::paths::Paths;
 use crate::sandbox::{Finished, Job, Limits, Sandbox};
 use anyhow::{Context, Result};
 use checker::kbuild;
-use checker::manifest::TaskManifest;
+use checker::manifest::{Program, TaskManifest};
 use checker::selection::Selected;
 
 /// Where a build takes its sources from.
@@ -28,10 +28,15 @@ pub struct BuiltTask {
     pub files: Vec<(String, PathBuf)>,
     /// Notes for the student that do not fail the build (ignored files, …).
     pub warnings: Vec<String>,
+    /// The staged task folder it was built in (what compiler paths and reports name).
+    pub stage: PathBuf,
 }
 
 /// A build's outcome: the task's files, or the message to show the student.
 pub type BuildOutcome = std::result::Result<BuiltTask, String>;
+
+/// One program's build: its binary, or the message to show the student.
+type ProgramOutcome = std::result::Result<PathBuf, String>;
 
 /// Files in a task folder the harness never takes from a student.
 const IGNORED_NAMES: &[&str] = &["Makefile", "Kbuild", "makefile", "GNUmakefile"];
@@ -203,19 +208,35 @@ pub fn build_task(
     sync_sources(&src, &stage, &shown, &mut warnings)?;
     let task: &TaskManifest = sel.task;
 
+    if let Some(message) = missing_config(kernel, sel)? {
+        return Ok(Err(message));
+    }
+
     let mut files = Vec::new();
     if !task.modules.is_empty() {
         for module in &task.modules {
-            if !stage.join(format!("{module}.c")).exists()
-                && !stage.join(format!("{module}.rs")).exists()
-            {
-                return Ok(Err(format!("{shown}/{module}.c or {module}.rs is missing (the lab manifest lists module `{module}`)")));
+            let sources = module.source_paths(&stage);
+            let missing: Vec<&String> = sources
+                .iter()
+                .filter(|s| !stage.join(s).is_file())
+                .collect();
+            if let Some(source) = missing.first() {
+                return Ok(Err(format!("{shown}/{source} is missing (the lab manifest lists it as a source of module `{}`)", module.name)));
+            }
+            if sources.is_empty() {
+                let (c, rs) = (
+                    module.in_dir(&format!("{}.c", module.name)),
+                    module.in_dir(&format!("{}.rs", module.name)),
+                );
+                return Ok(Err(format!(
+                    "{shown}/{c} or {rs} is missing (the lab manifest lists module `{}`)",
+                    module.name
+                )));
             }
         }
-        write_if_changed(
-            &stage.join("Kbuild"),
-            &kbuild::kbuild_for(task, kernel.profile.module_debug_info()),
-        )?;
+        for (rel, text) in kbuild::kbuild_files(task, kernel.profile.module_debug_info()) {
+            write_if_changed(&stage.join(rel), &text)?;
+        }
         let kdir = &kernel.dir;
         // Unchanged sources against the same kernel: the modules built last time stand, and
         // kbuild's own no-op pass (a second or two per task) is skipped.
@@ -225,7 +246,7 @@ pub fn build_task(
             && task
                 .modules
                 .iter()
-                .all(|m| stage.join(format!("{m}.ko")).is_file());
+                .all(|m| stage.join(m.ko_path()).is_file());
         // An `O=` build tree (`--kernel-tree`) includes its source tree through `source`.
         let source_tree = std::fs::canonicalize(kdir.join("source")).ok();
         if !built_before {
@@ -253,47 +274,32 @@ pub fn build_task(
             std::fs::write(&stamp_path, &stamp)?;
         }
         for module in &task.modules {
-            let ko = stage.join(format!("{module}.ko"));
+            let ko = stage.join(module.ko_path());
             if !ko.exists() {
-                return Ok(Err(format!("kbuild succeeded but produced no {module}.ko")));
+                return Ok(Err(format!(
+                    "kbuild succeeded but produced no {}",
+                    module.ko_path()
+                )));
             }
-            files.push((format!("{module}.ko"), ko));
+            // In the guest every module is beside test.sh, whatever its folder on the host.
+            files.push((format!("{}.ko", module.name), ko));
         }
     }
     for program in &task.programs {
-        let source_file = stage.join(program);
-        if !source_file.exists() {
+        match build_program(sandbox, &stage, &shown, program, &limits)? {
+            Ok(binary) => files.push((program.name.clone(), binary)),
+            Err(message) => return Ok(Err(message)),
+        }
+    }
+    for file in &task.files {
+        let path = stage.join(file);
+        if !path.is_file() {
             return Ok(Err(format!(
-                "{shown}/{program} is missing (the lab manifest lists it)"
+                "{shown}/{file} is missing (the lab manifest lists it in `files`)"
             )));
         }
-        let name = TaskManifest::program_binary_name(program);
-        let binary = stage.join(format!("{name}.bin"));
-        // The stage rewrites a source only when it changed: an older source is already built.
-        let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        if mtime(&binary).is_some() && mtime(&binary) >= mtime(&source_file) {
-            files.push((name.to_owned(), binary));
-            continue;
-        }
-        let job = Job {
-            program: "cc",
-            args: vec![
-                "-static".into(),
-                "-O2".into(),
-                "-Wall".into(),
-                "-o".into(),
-                binary.clone().into(),
-                source_file.into(),
-            ],
-            writable: Some(&stage),
-            readable: vec![],
-        };
-        let done = sandbox.run(&job, &limits)?;
-        if !done.success {
-            let message = kbuild::rewrite_paths(&done.output, &stage, &shown);
-            return Ok(Err(failure(message, &done, &limits)));
-        }
-        files.push((name.to_owned(), binary));
+        let name = file.rsplit('/').next().unwrap_or(file);
+        files.push((name.to_owned(), path));
     }
     let script = sel.lab.test_script(task);
     if !script.is_file() {
@@ -303,5 +309,87 @@ pub fn build_task(
         );
     }
     files.push(("test.sh".to_owned(), script));
-    Ok(Ok(BuiltTask { files, warnings }))
+    Ok(Ok(BuiltTask {
+        files,
+        warnings,
+        stage,
+    }))
+}
+
+/// The lab's `requires_config` options the kernel's `.config` lacks, as the message that
+/// says where to add them; `None` when all are set.
+fn missing_config(kernel: &KernelTree, sel: &Selected) -> Result<Option<String>> {
+    let required = &sel.lab.manifest.requires_config;
+    if required.is_empty() {
+        return Ok(None);
+    }
+    let path = kernel.dir.join(".config");
+    let config = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (lab.toml `requires_config`)", path.display()))?;
+    let missing = checker::kconfig::missing(&config, required);
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(checker::kconfig::explain(
+        &sel.lab.name,
+        &missing,
+        "kernel/lean.config",
+    )))
+}
+
+/// Builds one test program static, in the sandbox; `Ok(Err(message))` is a build failure.
+fn build_program(
+    sandbox: &Sandbox,
+    stage: &Path,
+    shown: &str,
+    program: &Program,
+    limits: &Limits,
+) -> Result<ProgramOutcome> {
+    for source in &program.sources {
+        if !stage.join(source).is_file() {
+            return Ok(Err(format!(
+                "{shown}/{source} is missing (the lab manifest lists it as a source of program `{}`)",
+                program.name
+            )));
+        }
+    }
+    let binary = stage.join(format!("{}.bin", program.name));
+    // The stage rewrites a file only when it changed: a binary newer than every source and
+    // every header in its include folders is already built.
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let headers = program.include.iter().flat_map(|dir| {
+        walkdir::WalkDir::new(stage.join(dir))
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .map(|e| e.into_path())
+    });
+    let inputs: Vec<PathBuf> = program
+        .sources
+        .iter()
+        .map(|s| stage.join(s))
+        .chain(headers)
+        .collect();
+    let built = mtime(&binary);
+    if built.is_some() && inputs.iter().all(|p| mtime(p) <= built) {
+        return Ok(Ok(binary));
+    }
+    let mut args: Vec<std::ffi::OsString> = vec!["-static".into(), "-O2".into(), "-Wall".into()];
+    for dir in &program.include {
+        args.push(format!("-I{}", stage.join(dir).display()).into());
+    }
+    args.extend(["-o".into(), binary.clone().into()]);
+    args.extend(program.sources.iter().map(|s| stage.join(s).into()));
+    args.extend(program.libs.iter().map(|lib| format!("-l{lib}").into()));
+    let job = Job {
+        program: "cc",
+        args,
+        writable: Some(stage),
+        readable: vec![],
+    };
+    let done = sandbox.run(&job, limits)?;
+    if !done.success {
+        let message = kbuild::rewrite_paths(&done.output, stage, shown);
+        return Ok(Err(failure(message, &done, limits)));
+    }
+    Ok(Ok(binary))
 }

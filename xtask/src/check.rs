@@ -162,7 +162,8 @@ pub fn run_tasks(
                     .join(&prepared.sel.lab.name)
                     .join(&prepared.sel.task.name),
             );
-            if let Some(mut resolver) = crate::symbols::Resolver::new(sandbox, &built.files, shown)
+            if let Some(mut resolver) =
+                crate::symbols::Resolver::new(sandbox, &built.files, &built.stage, shown)
             {
                 checker::symbolize::annotate(&mut fault.excerpt, |f| resolver.place(f));
             }

@@ -43,8 +43,14 @@ pub struct Resolver {
 const PLACING_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Resolver {
-    /// `files`: what the task put in the guest (its `.ko` files among them).
-    pub fn new(sandbox: &Sandbox, files: &[(String, PathBuf)], shown: String) -> Option<Resolver> {
+    /// `files`: what the task put in the guest (its `.ko` files among them); `stage`: the
+    /// staged task folder they were built in, shown as `shown`.
+    pub fn new(
+        sandbox: &Sandbox,
+        files: &[(String, PathBuf)],
+        stage: &Path,
+        shown: String,
+    ) -> Option<Resolver> {
         let modules: HashMap<String, PathBuf> = files
             .iter()
             .filter_map(|(name, path)| {
@@ -53,7 +59,10 @@ impl Resolver {
                 Some((module, path.clone()))
             })
             .collect();
-        let stage = modules.values().next()?.parent()?.to_path_buf();
+        if modules.is_empty() {
+            return None;
+        }
+        let stage = stage.to_path_buf();
         Some(Resolver {
             sandbox: sandbox.clone(),
             modules,

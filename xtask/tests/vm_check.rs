@@ -158,6 +158,38 @@ fn a_compile_error_is_shown_with_the_students_path() {
 }
 
 #[test]
+fn a_compile_error_in_a_module_folder_names_the_students_file_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = copy_template_task(dir.path(), "kernel-modules-c", "3-multi");
+    replace_in(&task.join("kernel/multi_ops.c"), "return a;", "return a");
+
+    let run = check_skels(&[], dir.path(), &["kernel-modules-c/3-multi"]);
+    assert_eq!(
+        run.verdicts(),
+        [(
+            "BUILD FAILED".to_string(),
+            "kernel-modules-c/3-multi".to_string()
+        )],
+        "{}",
+        run.all()
+    );
+    let shown = format!(
+        "{}/kernel-modules-c/3-multi/kernel/multi_ops.c:",
+        dir.path().display()
+    );
+    assert!(
+        run.stdout.contains(&shown),
+        "errors name the student's file in kernel/\n{}",
+        run.all()
+    );
+    assert!(
+        !run.stdout.contains("target/klab/stage"),
+        "no staging paths leak\n{}",
+        run.all()
+    );
+}
+
+#[test]
 fn a_module_init_that_never_returns_times_out_and_the_next_task_still_runs() {
     let dir = tempfile::tempdir().unwrap();
     let task = copy_template_task(dir.path(), "intro", "1-2-hello");

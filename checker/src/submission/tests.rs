@@ -261,3 +261,41 @@ fn a_long_name_entry_cannot_make_the_grader_hold_the_stream_or_the_name() {
     assert!(err.0.contains("8192 bytes long"), "{err}");
     assert!(err.0.len() < 1024, "a {}-byte message", err.0.len());
 }
+
+#[test]
+fn student_files_default_to_every_module_source_and_rust_mod_files() {
+    let template = tempfile::tempdir().unwrap();
+    let t = template.path();
+    std::fs::create_dir_all(t.join("kernel")).unwrap();
+    for (file, text) in [
+        ("plain.c", ""),
+        ("kernel/main.c", ""),
+        ("kernel/helper.c", ""),
+        ("kernel/helper.h", ""),
+        ("walk.rs", "mod table;\n"),
+        ("table.rs", ""),
+        ("user/test.c", ""),
+    ] {
+        std::fs::create_dir_all(t.join(file).parent().unwrap()).unwrap();
+        std::fs::write(t.join(file), text).unwrap();
+    }
+    let task: TaskManifest = toml::from_str(
+        "name = '1-a'\nmodules = ['plain', { name = 'multi', dir = 'kernel', sources = ['main.c', 'helper.c'] }, 'walk']\nprograms = ['user/test.c']",
+    )
+    .unwrap();
+    assert_eq!(
+        student_files(&task, t),
+        [
+            "plain.c",
+            "kernel/main.c",
+            "kernel/helper.c",
+            "walk.rs",
+            "table.rs"
+        ]
+    );
+    let listed: TaskManifest = toml::from_str(
+        "name = '1-a'\nmodules = ['plain']\nstudent_files = ['plain.c', 'kernel/helper.h']",
+    )
+    .unwrap();
+    assert_eq!(student_files(&listed, t), ["plain.c", "kernel/helper.h"]);
+}

@@ -67,8 +67,8 @@ pub fn sandbox_cost(ctx: &Ctx, tasks: &[&str]) -> Result<Vec<String>> {
             let task_stage = stage.join(&sel.lab.name).join(&sel.task.name);
             let _ = std::fs::remove_file(task_stage.join(".klab-built"));
             for module in &sel.task.modules {
-                for ext in ["c", "rs"] {
-                    let file = task_stage.join(format!("{module}.{ext}"));
+                for source in module.source_paths(&task_stage) {
+                    let file = task_stage.join(source);
                     if let Ok(mut text) = std::fs::read_to_string(&file) {
                         text.push_str("\n// edited by klab bench\n");
                         std::fs::write(&file, text)?;
