@@ -3,12 +3,14 @@
 # grading), and their read-only files in sysfs.
 : "${WHO:?klab sets WHO from lab.toml [params]}"
 : "${COUNT:?klab sets COUNT from lab.toml [params]}"
-# busybox modinfo reads the module index even for a file; an empty one will do.
-mkdir -p "/lib/modules/$(uname -r)" && : >"/lib/modules/$(uname -r)/modules.dep"
+# The module information, as `modinfo -F FIELD` prints it: the `FIELD=value` strings of the
+# .ko's .modinfo section. (busybox's modinfo misses a field at the very start of the section
+# when the byte before it is not a NUL, as in a module built with debug info.)
+info() { tr '\0' '\n' <params.ko | grep -a -o "$1=.*" | sed "s/^$1=//"; }
 for field in description author license; do
-    echo "modinfo $field: $(modinfo -F "$field" params.ko)"
+    echo "modinfo $field: $(info "$field" | head -n 1)"
 done
-modinfo -F parm params.ko | sort | sed 's/^/modinfo parm: /'
+info parm | sort | sed 's/^/modinfo parm: /'
 if insmod params.ko who="$WHO" count="$COUNT"; then
     echo "insmod params.ko who=$WHO count=$COUNT: ok"
 else
