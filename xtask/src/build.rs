@@ -33,6 +33,10 @@ pub struct BuiltTask {
 /// A build's outcome: the task's files, or the message to show the student.
 pub type BuildOutcome = std::result::Result<BuiltTask, String>;
 
+/// How a task's test programs are compiled (`cc -static FLAGS -o BIN SRC`); the editor files
+/// give clangd the same.
+pub const PROGRAM_CFLAGS: &[&str] = &["-O2", "-Wall"];
+
 /// Files in a task folder the harness never takes from a student.
 const IGNORED_NAMES: &[&str] = &["Makefile", "Kbuild", "makefile", "GNUmakefile"];
 
@@ -263,16 +267,12 @@ pub fn build_task(
             files.push((name.to_owned(), binary));
             continue;
         }
+        let mut args: Vec<std::ffi::OsString> = vec!["-static".into()];
+        args.extend(PROGRAM_CFLAGS.iter().map(Into::into));
+        args.extend(["-o".into(), binary.clone().into(), source_file.into()]);
         let job = Job {
             program: "cc",
-            args: vec![
-                "-static".into(),
-                "-O2".into(),
-                "-Wall".into(),
-                "-o".into(),
-                binary.clone().into(),
-                source_file.into(),
-            ],
+            args,
             writable: Some(&stage),
             readable: vec![],
         };

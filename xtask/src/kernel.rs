@@ -220,6 +220,26 @@ pub fn lock_cache(paths: &Paths) -> Result<std::fs::File> {
     Ok(lock)
 }
 
+/// The tree in the cache folder `dir`.
+fn tree_in(dir: &Path, profile: Profile) -> KernelTree {
+    KernelTree {
+        bzimage: dir.join("linux/arch/x86/boot/bzImage"),
+        dir: dir.join("linux"),
+        profile,
+    }
+}
+
+/// The cached lab kernel if it is built, without building it.
+pub fn cached(
+    sh: &Shell,
+    paths: &Paths,
+    spec: &SourceSpec,
+    profile: Profile,
+) -> Result<Option<KernelTree>> {
+    let dir = cache_dir(sh, paths, spec, profile)?;
+    Ok(is_built(&dir).then(|| tree_in(&dir, profile)))
+}
+
 /// The cached lab kernel, built first if needed.
 pub fn ensure(
     sh: &Shell,
@@ -229,11 +249,7 @@ pub fn ensure(
     jobs: usize,
 ) -> Result<KernelTree> {
     let dir = cache_dir(sh, paths, spec, profile)?;
-    let tree = KernelTree {
-        bzimage: dir.join("linux/arch/x86/boot/bzImage"),
-        dir: dir.join("linux"),
-        profile,
-    };
+    let tree = tree_in(&dir, profile);
     if is_built(&dir) {
         return Ok(tree);
     }
