@@ -6,6 +6,7 @@ mod bench;
 mod bless;
 mod build;
 mod check;
+mod doc;
 mod grade;
 mod ide;
 mod kernel;
@@ -106,6 +107,15 @@ enum Command {
         /// For the reference solutions (templates/) instead of skels/.
         #[arg(long)]
         solution: bool,
+    },
+    /// Build the lab kernel's Rust documentation (once per kernel) and print where the items
+    /// the selected labs use are documented.
+    Doc {
+        #[command(flatten)]
+        sel: Sel,
+        /// Open the documentation in a browser.
+        #[arg(long)]
+        open: bool,
     },
     /// Build the modules and test programs of the selected tasks.
     Build {
@@ -874,6 +884,7 @@ fn run(cli: Cli) -> Result<bool> {
             }
         }
         Command::Ide { sel, solution } => return ide::run(&ctx, sel, *solution),
+        Command::Doc { sel, open } => return doc::run(&ctx, sel, *open),
         Command::Build { sel, solution } => {
             let kernel = ctx.kernel()?;
             let prepared = ctx.build_all(&kernel, &ctx.source(*solution), ctx.select(sel)?)?;
