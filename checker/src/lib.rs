@@ -10,6 +10,7 @@
 pub mod console;
 pub mod cpio;
 pub mod deadline;
+pub mod doc_items;
 pub mod kbuild;
 pub mod kconfig;
 pub mod ktap;

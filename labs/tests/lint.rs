@@ -145,3 +145,20 @@ fn every_template_has_markers_that_parse_and_remove_code() {
         }
     }
 }
+
+#[test]
+fn every_rust_lab_s_readme_lists_the_kernel_crate_items_it_needs() {
+    // `cargo xtask doc` shows these; xtask's tests check that each one has a page.
+    for lab in labs().iter().filter(|l| l.manifest.language == "rust") {
+        let readme = lab.dir.join("README.md");
+        let text = std::fs::read_to_string(&readme).unwrap();
+        let items = checker::doc_items::items(&text)
+            .unwrap_or_else(|e| panic!("{}: {e:#}", readme.display()));
+        assert!(
+            !items.is_empty(),
+            "{}: no \"{}\" section listing the items its TODOs need",
+            readme.display(),
+            checker::doc_items::SECTION
+        );
+    }
+}

@@ -38,6 +38,10 @@ pub type BuildOutcome = std::result::Result<BuiltTask, String>;
 /// One program's build: its binary, or the message to show the student.
 type ProgramOutcome = std::result::Result<PathBuf, String>;
 
+/// How a task's test programs are compiled (`cc -static FLAGS -o BIN SRC`); the editor files
+/// give clangd the same.
+pub const PROGRAM_CFLAGS: &[&str] = &["-O2", "-Wall"];
+
 /// Files in a task folder the harness never takes from a student.
 const IGNORED_NAMES: &[&str] = &["Makefile", "Kbuild", "makefile", "GNUmakefile"];
 
@@ -373,7 +377,8 @@ fn build_program(
     if built.is_some() && inputs.iter().all(|p| mtime(p) <= built) {
         return Ok(Ok(binary));
     }
-    let mut args: Vec<std::ffi::OsString> = vec!["-static".into(), "-O2".into(), "-Wall".into()];
+    let mut args: Vec<std::ffi::OsString> = vec!["-static".into()];
+    args.extend(PROGRAM_CFLAGS.iter().map(Into::into));
     for dir in &program.include {
         args.push(format!("-I{}", stage.join(dir).display()).into());
     }

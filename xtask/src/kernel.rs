@@ -220,6 +220,26 @@ pub fn lock_cache(paths: &Paths) -> Result<std::fs::File> {
     Ok(lock)
 }
 
+/// The tree in the cache folder `dir`.
+fn tree_in(dir: &Path, profile: Profile) -> KernelTree {
+    KernelTree {
+        bzimage: dir.join("linux/arch/x86/boot/bzImage"),
+        dir: dir.join("linux"),
+        profile,
+    }
+}
+
+/// The cached lab kernel if it is built, without building it.
+pub fn cached(
+    sh: &Shell,
+    paths: &Paths,
+    spec: &SourceSpec,
+    profile: Profile,
+) -> Result<Option<KernelTree>> {
+    let dir = cache_dir(sh, paths, spec, profile)?;
+    Ok(is_built(&dir).then(|| tree_in(&dir, profile)))
+}
+
 /// The cached lab kernel, built first if needed.
 pub fn ensure(
     sh: &Shell,
@@ -229,11 +249,7 @@ pub fn ensure(
     jobs: usize,
 ) -> Result<KernelTree> {
     let dir = cache_dir(sh, paths, spec, profile)?;
-    let tree = KernelTree {
-        bzimage: dir.join("linux/arch/x86/boot/bzImage"),
-        dir: dir.join("linux"),
-        profile,
-    };
+    let tree = tree_in(&dir, profile);
     if is_built(&dir) {
         return Ok(tree);
     }
@@ -411,7 +427,8 @@ fn build(
         profile.name(),
         log_path.display()
     ));
-    run_logged(sh, &tree, &log_path, jobs, &step)?;
+    let goals = [format!("-j{jobs}"), "bzImage".into(), "modules".into()];
+    run_logged(sh, &tree, &goals, &log_path, &step).context("the kernel build failed")?;
     // For `bench`, which compares the profiles' kernels.
     let _ = std::fs::write(
         dir.join(BUILD_TIME),
@@ -425,10 +442,16 @@ fn build(
     Ok(())
 }
 
-/// `make bzImage modules` with its output in a log file and a progress line every 15 s.
-fn run_logged(sh: &Shell, tree: &Path, log_path: &Path, jobs: usize, step: &Step) -> Result<()> {
-    let jobs = format!("-j{jobs}");
-    let mut command: std::process::Command = cmd!(sh, "make LLVM=1 {jobs} bzImage modules").into();
+/// `make LLVM=1 ARGS...` in `tree` with its output in a log file and a progress line every
+/// 15 s (the kernel build; the documentation's, in a copy of the tree).
+pub fn run_logged(
+    sh: &Shell,
+    tree: &Path,
+    args: &[String],
+    log_path: &Path,
+    step: &Step,
+) -> Result<()> {
+    let mut command: std::process::Command = cmd!(sh, "make LLVM=1 {args...}").into();
     let log = std::fs::File::create(log_path)?;
     let mut child = command
         .current_dir(tree)
@@ -451,7 +474,8 @@ fn run_logged(sh: &Shell, tree: &Path, log_path: &Path, jobs: usize, step: &Step
     if !status.success() {
         let tail = tail_lines(log_path, 30);
         bail!(
-            "the kernel build failed after {} ({status}); last lines of {}:\n{tail}",
+            "make {} failed after {} ({status}); last lines of {}:\n{tail}",
+            args.join(" "),
             secs(step.elapsed()),
             log_path.display()
         );

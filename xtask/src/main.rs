@@ -6,7 +6,9 @@ mod bench;
 mod bless;
 mod build;
 mod check;
+mod doc;
 mod grade;
+mod ide;
 mod kernel;
 mod kernel_pack;
 mod launch;
@@ -85,7 +87,8 @@ enum Command {
         #[command(subcommand)]
         action: KernelAction,
     },
-    /// Generate student skeletons in skels/ from templates/.
+    /// Generate student skeletons in skels/ from templates/ (and their editor files, once
+    /// the lab kernel is built).
     Skels {
         #[command(flatten)]
         sel: Sel,
@@ -95,6 +98,24 @@ enum Command {
         /// Regenerate over edited files (each is kept as FILE.orig).
         #[arg(long)]
         force: bool,
+    },
+    /// Write editor support into each task folder: rust-project.json (rust-analyzer) for
+    /// Rust tasks, compile_commands.json (clangd) for C tasks.
+    Ide {
+        #[command(flatten)]
+        sel: Sel,
+        /// For the reference solutions (templates/) instead of skels/.
+        #[arg(long)]
+        solution: bool,
+    },
+    /// Build the lab kernel's Rust documentation (once per kernel) and print where the items
+    /// the selected labs use are documented.
+    Doc {
+        #[command(flatten)]
+        sel: Sel,
+        /// Open the documentation in a browser.
+        #[arg(long)]
+        open: bool,
     },
     /// Build the modules and test programs of the selected tasks.
     Build {
@@ -316,6 +337,14 @@ impl Ctx {
         setup::ensure_tools(&self.sh, &self.spec.bindgen)
     }
 
+    /// The lab kernel if it is there without a build: cached, or the `--kernel-tree`.
+    pub fn kernel_if_built(&self) -> Result<Option<KernelTree>> {
+        match &self.kernel_tree {
+            Some(dir) => KernelTree::external(dir).map(Some),
+            None => kernel::cached(&self.sh, &self.paths, &self.spec, self.profile),
+        }
+    }
+
     /// Tools, then the kernel: built once and cached, or the `--kernel-tree`.
     pub fn kernel(&self) -> Result<KernelTree> {
         self.kernel_of(self.profile)
@@ -398,6 +427,7 @@ impl Ctx {
             if label.starts_with("skels-") && !source.exists() {
                 let _ = std::fs::remove_dir_all(entry.path());
                 let _ = std::fs::remove_dir_all(self.paths.out.join("runs").join(&label));
+                let _ = std::fs::remove_dir_all(self.paths.out.join("ide").join(&label));
                 let _ = std::fs::remove_file(self.paths.out.join(format!("initrd-{label}.cpio")));
                 let _ = std::fs::remove_file(self.paths.out.join(format!("lab-{label}.img")));
             }
@@ -815,6 +845,7 @@ fn run(cli: Cli) -> Result<bool> {
     match &cli.command {
         Command::Setup => {
             let step = Step::start("checking tools and the lab kernel");
+            setup::ensure_editor_tools(&ctx.sh)?;
             let kernel = ctx.kernel()?;
             accel::reprobe(&ctx.paths, &kernel);
             step.done();
@@ -845,7 +876,15 @@ fn run(cli: Cli) -> Result<bool> {
             ));
             skels_cmd::generate(&ctx.paths, &selected, *todo, *force)?;
             step.done();
+            // The skeletons stand without them: a failure here is a warning.
+            if let Err(e) = ide::after_skels(&ctx, &selected) {
+                eprintln!(
+                    "warning: no editor files were written: {e:#}\n(`cargo xtask ide` tries again)"
+                );
+            }
         }
+        Command::Ide { sel, solution } => return ide::run(&ctx, sel, *solution),
+        Command::Doc { sel, open } => return doc::run(&ctx, sel, *open),
         Command::Build { sel, solution } => {
             let kernel = ctx.kernel()?;
             let prepared = ctx.build_all(&kernel, &ctx.source(*solution), ctx.select(sel)?)?;
@@ -934,6 +973,8 @@ fn run(cli: Cli) -> Result<bool> {
             for profile in profile::Profile::ALL {
                 ctx.kernel_of(profile)?;
             }
+            // The suite runs rust-analyzer and clangd over the reference solutions.
+            setup::ensure_editor_tools(&ctx.sh)?;
             let kernel = ctx.kernel()?;
             // Probe KVM once here, not in each of the suite's parallel VM tests.
             accel::resolve(&ctx.paths, &kernel);

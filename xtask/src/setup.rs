@@ -1,7 +1,9 @@
 //! `cargo xtask setup`: install or verify every tool the workflow needs.
 //!
 //! Idempotent and quick when all is there, so every command calls it first. On Debian as
-//! root it installs what is missing; elsewhere it says exactly what is missing.
+//! root it installs what is missing; elsewhere it says exactly what is missing. The editor
+//! tools (clangd, rust-analyzer) are `setup`'s alone: nothing else needs them, and a grading
+//! machine need not have them.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("util-linux", "prlimit"),
 ];
 
+/// The language servers the editor files of `cargo xtask skels`/`ide` are for (and that the
+/// test suite runs over the reference solutions): clangd here, rust-analyzer from rustup.
+const EDITOR_PACKAGES: &[(&str, &str)] = &[("clangd", "clangd")];
+
 pub const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
 
 fn on_path(bin: &str) -> bool {
@@ -67,9 +73,12 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Packages dpkg does not list as installed.
-fn missing_debian_packages(sh: &Shell) -> Result<Vec<&'static str>> {
-    let names: Vec<&str> = PACKAGES.iter().map(|(p, _)| *p).collect();
+/// Packages of `wanted` dpkg does not list as installed.
+fn missing_debian_packages(
+    sh: &Shell,
+    wanted: &[(&'static str, &str)],
+) -> Result<Vec<&'static str>> {
+    let names: Vec<&'static str> = wanted.iter().map(|(p, _)| *p).collect();
     let queried = names.clone();
     let format = "-f=${Package}\\t${Status}\\n";
     let listing = cmd!(sh, "dpkg-query -W {format} {queried...}")
@@ -87,10 +96,11 @@ fn missing_debian_packages(sh: &Shell) -> Result<Vec<&'static str>> {
         .collect())
 }
 
-pub fn ensure_packages(sh: &Shell) -> Result<()> {
+/// Installs (Debian, as root) or names what is missing of `wanted`.
+pub fn ensure_packages(sh: &Shell, wanted: &[(&'static str, &str)]) -> Result<()> {
     let debian = Path::new("/etc/debian_version").exists() && on_path("dpkg-query");
     if !debian {
-        let missing: Vec<String> = PACKAGES
+        let missing: Vec<String> = wanted
             .iter()
             .filter(|(_, probe)| !on_path(probe))
             .map(|(pkg, probe)| format!("{probe} (Debian package {pkg})"))
@@ -103,7 +113,7 @@ pub fn ensure_packages(sh: &Shell) -> Result<()> {
             missing.join("\n  ")
         );
     }
-    let missing = missing_debian_packages(sh)?;
+    let missing = missing_debian_packages(sh, wanted)?;
     if missing.is_empty() {
         return Ok(());
     }
@@ -173,6 +183,23 @@ pub fn ensure_rust_pieces(sh: &Shell, bindgen_version: &str) -> Result<()> {
 
 /// Everything but the kernel.
 pub fn ensure_tools(sh: &Shell, bindgen_version: &str) -> Result<()> {
-    ensure_packages(sh)?;
+    ensure_packages(sh, PACKAGES)?;
     ensure_rust_pieces(sh, bindgen_version)
+}
+
+/// clangd and rust-analyzer (`cargo xtask setup` and `test` only).
+pub fn ensure_editor_tools(sh: &Shell) -> Result<()> {
+    ensure_packages(sh, EDITOR_PACKAGES)?;
+    let components = cmd!(sh, "rustup component list --installed")
+        .quiet()
+        .read()?;
+    if !components.lines().any(|l| l.starts_with("rust-analyzer")) {
+        let step =
+            Step::start("adding the rust-analyzer component (editor support for the Rust labs)");
+        cmd!(sh, "rustup component add rust-analyzer")
+            .run()
+            .context("rustup component add rust-analyzer failed")?;
+        step.done();
+    }
+    Ok(())
 }

@@ -42,6 +42,10 @@ pub fn skeleton_files(
             continue;
         }
         let rel = entry.path().strip_prefix(&src)?.to_path_buf();
+        // `cargo xtask ide --solution` writes them into templates/: they name those files.
+        if crate::ide::is_editor_file(&rel) {
+            continue;
+        }
         let bytes = std::fs::read(entry.path())
             .with_context(|| format!("reading {}", paths.show(entry.path())))?;
         let kind = SourceKind::of_file_name(&entry.file_name().to_string_lossy());

@@ -35,9 +35,13 @@ pub fn folder_state(dir: &Path) -> FolderState {
         if !entry.file_type().is_file() || ignored(&entry.file_name().to_string_lossy()) {
             continue;
         }
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        // Editor files, and clangd's index, which it rewrites after each edit.
+        if crate::ide::is_editor_file(rel) {
+            continue;
+        }
         let Ok(meta) = entry.metadata() else { continue };
         let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
         state.insert(rel.to_path_buf(), (mtime, meta.len()));
     }
     state
@@ -99,6 +103,9 @@ mod tests {
             ".#hello.rs",
             "hello.rs.orig",
             ".klab-skel",
+            "rust-project.json",
+            "compile_commands.json",
+            ".cache/clangd/index/fail.rs.0123.idx",
         ] {
             write(&b.join(name), "noise");
         }

@@ -176,7 +176,8 @@ fn hostile_submissions_score_nothing_and_spoil_nothing() {
     in_init(
         &guest.join("5-udp-sock/udp_sock.c"),
         "my_udp_sock_init",
-        "\t{ unsigned long i; for (i = 0; i < (10UL << 20); i++) { outb('A', 0x3f8); outb('A', 0x2f8); } }",
+        // Instead of the task's work: the noise alone must earn nothing and break nothing.
+        "\t{ unsigned long i; for (i = 0; i < (10UL << 20); i++) { outb('A', 0x3f8); outb('A', 0x2f8); } return 0; }",
     );
 
     let out = dir.path().join("out");
