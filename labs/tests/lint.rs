@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use checker::manifest::{Lab, TaskManifest};
-use checker::skels::{skeletonize, SourceKind};
-use checker::snapshot::Snapshot;
+use klab::judge::snapshot::Snapshot;
+use klab::lab::manifest::{Lab, TaskManifest};
+use klab::lab::markers::{skeletonize, SourceKind};
 
 mod support;
 
@@ -99,7 +99,7 @@ fn every_task_has_its_sources_script_and_snapshot() {
             // A rubric check that the reviewed run does not pass would cost every student
             // its points: each block must be in one section of the snapshot as it stands
             // (the section it then checks), or in the one its `section` names.
-            if let Err(e) = checker::rubric::Rubric::of_lab(&lab, task) {
+            if let Err(e) = klab::judge::rubric::Rubric::of_lab(&lab, task) {
                 panic!("{e:#}");
             }
         }
@@ -152,13 +152,13 @@ fn every_rust_lab_s_readme_lists_the_kernel_crate_items_it_needs() {
     for lab in labs().iter().filter(|l| l.manifest.language == "rust") {
         let readme = lab.dir.join("README.md");
         let text = std::fs::read_to_string(&readme).unwrap();
-        let items = checker::doc_items::items(&text)
+        let items = klab::lab::doc_items::items(&text)
             .unwrap_or_else(|e| panic!("{}: {e:#}", readme.display()));
         assert!(
             !items.is_empty(),
             "{}: no \"{}\" section listing the items its TODOs need",
             readme.display(),
-            checker::doc_items::SECTION
+            klab::lab::doc_items::SECTION
         );
     }
 }

@@ -3,14 +3,14 @@
 //! that `bless`, which turns the defaults back into placeholders, writes what was reviewed).
 //! No VM needed.
 
-use checker::snapshot::Snapshot;
+use klab::judge::snapshot::Snapshot;
 
 mod support;
 
 use support::labs;
 
 /// Where `text` differs from itself with placeholders filled in and written back.
-fn ambiguity(values: &checker::params::Values, text: &str) -> Option<String> {
+fn ambiguity(values: &klab::lab::params::Values, text: &str) -> Option<String> {
     let again = values.placeholders(&values.expand(text));
     (again != text).then(|| {
         text.lines()
@@ -67,7 +67,7 @@ fn every_parameter_is_read_by_the_labs_scripts() {
 
 #[test]
 fn the_lint_catches_a_default_written_out() {
-    let values = checker::params::Values::from_pairs([("WHO".into(), "students".into())]);
+    let values = klab::lab::params::Values::from_pairs([("WHO".into(), "students".into())]);
     assert_eq!(ambiguity(&values, "hello: Hello, [WHO]!\n"), None);
     assert!(ambiguity(&values, "hello: Hello, students!\n").is_some());
 }

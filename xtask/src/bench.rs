@@ -5,12 +5,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use checker::selection::{select, Selected};
+use klab::lab::selection::{select, Selected};
 
-use crate::build::SourceRoot;
-use crate::check::{self, SnapshotMode};
-use crate::progress::secs;
-use crate::Ctx;
+use klab::build::SourceRoot;
+use klab::progress::secs;
+use klab::run::tasks::{self as check, SnapshotMode};
+use klab::run::Workspace;
 
 mod sandbox_cost;
 pub use sandbox_cost::sandbox_cost;
@@ -58,8 +58,8 @@ enum Stage {
 /// A scratch copy of the selected tasks' templates, built once, then edited (a comment
 /// appended to each module source): what a student's save before `check` looks like.
 fn edited_copy(
-    ctx: &Ctx,
-    kernel: &crate::kernel::KernelTree,
+    ctx: &Workspace,
+    kernel: &klab::kernel::KernelTree,
     selected: &[Selected],
 ) -> Result<SourceRoot> {
     let dir = ctx.paths.out.join("bench-edit-src");
@@ -90,8 +90,8 @@ fn edited_copy(
 }
 
 fn measure(
-    ctx: &Ctx,
-    kernel: &crate::kernel::KernelTree,
+    ctx: &Workspace,
+    kernel: &klab::kernel::KernelTree,
     name: &str,
     selected: Vec<Selected>,
     path: Path,
@@ -126,8 +126,8 @@ fn measure(
     }
     let run_dir = ctx.paths.out.join("runs/bench");
     let t = Instant::now();
-    let (mut vm, started) = match early.and_then(crate::launch::Early::finish) {
-        Some(vm) => (vm, crate::launch::Started::Restored),
+    let (mut vm, started) = match early.and_then(klab::vm::launch::Early::finish) {
+        Some(vm) => (vm, klab::vm::launch::Started::Restored),
         None => launch
             .start(&run_dir, check::BOOT_TIMEOUT)
             .map_err(|e| anyhow::anyhow!("{e}"))
@@ -136,7 +136,7 @@ fn measure(
     // On the fast path: what is left of the resume once the build is done, plus loading
     // the lab's files.
     let start = t.elapsed();
-    if path == Path::Fast && started != crate::launch::Started::Restored {
+    if path == Path::Fast && started != klab::vm::launch::Started::Restored {
         anyhow::bail!("the saved guest could not be resumed (see the warning above)");
     }
     let t = Instant::now();
@@ -176,7 +176,7 @@ fn measure(
 
 /// `bench --grade N`: grade N copies of a lab's reference solutions with 2 jobs, booting
 /// each VM and resuming the saved guest, one after the other.
-pub fn grading(ctx: &Ctx, lab: &str, copies: usize) -> Result<()> {
+pub fn grading(ctx: &Workspace, lab: &str, copies: usize) -> Result<()> {
     ctx.kernel()?;
     let mut lines = Vec::new();
     for path in [Path::Cold, Path::Fast] {
@@ -190,7 +190,7 @@ pub fn grading(ctx: &Ctx, lab: &str, copies: usize) -> Result<()> {
 }
 
 /// Grades `copies` copies of `lab`'s solutions (2 jobs); one line of figures.
-fn grade_copies(ctx: &Ctx, lab: &str, copies: usize, path: Path) -> Result<String> {
+fn grade_copies(ctx: &Workspace, lab: &str, copies: usize, path: Path) -> Result<String> {
     let lab = ctx.lab(lab)?;
     let scratch = ctx.paths.out.join("bench-grade");
     let _ = std::fs::remove_dir_all(&scratch);
@@ -200,16 +200,16 @@ fn grade_copies(ctx: &Ctx, lab: &str, copies: usize, path: Path) -> Result<Strin
         copy_tree(&ctx.paths.templates.join(&lab.name), &dest)?;
         submissions.push(dest);
     }
-    let opts = crate::grade::GradeOptions {
+    let opts = klab::grade::GradeOptions {
         lab: lab.name.clone(),
         submissions,
         out: scratch.join("out"),
         jobs: 2,
         shard: None,
-        format: crate::grade::Format::Human,
+        format: klab::grade::Format::Human,
         seed: None,
     };
-    // The grader reads KLAB_BOOT through `Ctx::launch`.
+    // The grader reads KLAB_BOOT through `Workspace::launch`.
     std::env::set_var(
         "KLAB_BOOT",
         if path == Path::Cold {
@@ -219,7 +219,7 @@ fn grade_copies(ctx: &Ctx, lab: &str, copies: usize, path: Path) -> Result<Strin
         },
     );
     let t = Instant::now();
-    let all_full = crate::grade::run(ctx, opts);
+    let all_full = klab::grade::run(ctx, opts);
     std::env::remove_var("KLAB_BOOT");
     let all_full = all_full?;
     let wall = t.elapsed();
@@ -233,14 +233,42 @@ fn grade_copies(ctx: &Ctx, lab: &str, copies: usize, path: Path) -> Result<Strin
     ))
 }
 
+/// `cargo xtask bench` and its variants (`--grade N`, `--profiles`, `--sandbox`).
+pub fn run(
+    ws: &Workspace,
+    grade: Option<usize>,
+    lab: &str,
+    profiles_only: bool,
+    sandbox_only: bool,
+) -> Result<()> {
+    if let Some(copies) = grade {
+        return grading(ws, lab, copies);
+    }
+    if profiles_only {
+        println!(
+            "\nkernel profiles (a task cycle: build + copy + resume + test, on the fast path):"
+        );
+        profiles(ws)?.iter().for_each(|line| println!("{line}"));
+        return Ok(());
+    }
+    if sandbox_only {
+        println!("\nthe build sandbox (median of 5, alternating):");
+        sandbox_cost(ws, SANDBOX_TASKS)?
+            .iter()
+            .for_each(|line| println!("{line}"));
+        return Ok(());
+    }
+    table(ws)
+}
+
 /// `bench`: one task (cold build, then an edit) and each whole lab, booted and resumed;
 /// then grading throughput both ways. Prints one table.
-pub fn run(ctx: &Ctx) -> Result<()> {
+fn table(ctx: &Workspace) -> Result<()> {
     let t = Instant::now();
     let kernel = ctx.kernel()?;
     let kernel_time = t.elapsed();
-    let accel = crate::accel::resolve(&ctx.paths, &kernel);
-    let labs = checker::manifest::discover(&ctx.paths.labs)?;
+    let accel = klab::vm::accel::resolve(&ctx.paths, &kernel);
+    let labs = klab::lab::manifest::discover(&ctx.paths.labs)?;
 
     // The saved guest is made once (per kernel, base and QEMU); its cost is shown apart.
     let t = Instant::now();
@@ -313,7 +341,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     }
     println!(
         "peak memory of one VM: {:.0} MiB (QEMU resident set)",
-        checker::vm::peak_vm_rss_kb() as f64 / 1024.0
+        klab::vm::session::peak_vm_rss_kb() as f64 / 1024.0
     );
     println!("\nkernel profiles (a task cycle: build + copy + resume + test, on the fast path):");
     for line in by_profile {
@@ -328,7 +356,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
 
 /// The task of the one-task rows: the intro lab's first task (the smallest edit-check loop),
 /// else the first task there is.
-fn one_task(labs: &[checker::manifest::Lab]) -> Option<String> {
+fn one_task(labs: &[klab::lab::manifest::Lab]) -> Option<String> {
     labs.iter()
         .find(|l| l.name == "intro")
         .or(labs.first())
@@ -344,8 +372,8 @@ fn one_task(labs: &[checker::manifest::Lab]) -> Option<String> {
 /// their build time (as recorded when each was built), image size, VM start to a prompt and
 /// one task's check cycle, cold and after an edit, on the fast path. Each profile's
 /// kernel is built first if it is not cached.
-pub fn profiles(ctx: &Ctx) -> Result<Vec<String>> {
-    let labs = checker::manifest::discover(&ctx.paths.labs)?;
+pub fn profiles(ctx: &Workspace) -> Result<Vec<String>> {
+    let labs = klab::lab::manifest::discover(&ctx.paths.labs)?;
     let task = one_task(&labs).context("no lab has a task")?;
     let mut lines = vec![format!(
         "{:<8} {:>12} {:>8} {:>8} {:>8} {:>22} {:>22}",
@@ -357,7 +385,7 @@ pub fn profiles(ctx: &Ctx) -> Result<Vec<String>> {
         format!("{task} cold"),
         format!("{task} edit")
     )];
-    for profile in crate::profile::Profile::ALL {
+    for profile in klab::kernel::profile::Profile::ALL {
         let kernel = ctx.kernel_of(profile)?;
         let built = kernel_build_time(&kernel)
             .map(secs)
@@ -394,9 +422,9 @@ pub fn profiles(ctx: &Ctx) -> Result<Vec<String>> {
 
 /// How long `make` took for a cached kernel: as recorded by the build, else (kernels built
 /// before klab recorded it) from the build log's last write after `.config`'s.
-fn kernel_build_time(kernel: &crate::kernel::KernelTree) -> Option<Duration> {
+fn kernel_build_time(kernel: &klab::kernel::KernelTree) -> Option<Duration> {
     let cache = kernel.dir.parent()?;
-    if let Ok(text) = std::fs::read_to_string(cache.join(crate::kernel::BUILD_TIME)) {
+    if let Ok(text) = std::fs::read_to_string(cache.join(klab::kernel::BUILD_TIME)) {
         return text.trim().parse::<f64>().ok().map(Duration::from_secs_f64);
     }
     let mtime = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
@@ -405,7 +433,10 @@ fn kernel_build_time(kernel: &crate::kernel::KernelTree) -> Option<Duration> {
 }
 
 /// QEMU start to a responsive guest shell, booted and resumed (median of 3 each).
-fn start_to_prompt(ctx: &Ctx, kernel: &crate::kernel::KernelTree) -> Result<(Duration, Duration)> {
+fn start_to_prompt(
+    ctx: &Workspace,
+    kernel: &klab::kernel::KernelTree,
+) -> Result<(Duration, Duration)> {
     let source = SourceRoot {
         label: "bench-start".into(),
         dir: ctx.paths.templates.clone(),
@@ -434,7 +465,7 @@ fn start_to_prompt(ctx: &Ctx, kernel: &crate::kernel::KernelTree) -> Result<(Dur
 }
 
 /// Makes sure the saved guest exists (timing its creation when it did not).
-fn saved_guest(ctx: &Ctx, kernel: &crate::kernel::KernelTree) -> Result<std::path::PathBuf> {
+fn saved_guest(ctx: &Workspace, kernel: &klab::kernel::KernelTree) -> Result<std::path::PathBuf> {
     let source = SourceRoot {
         label: "bench".into(),
         dir: ctx.paths.templates.clone(),

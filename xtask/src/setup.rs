@@ -5,12 +5,16 @@
 //! tools (clangd, rust-analyzer) are `setup`'s alone: nothing else needs them, and a grading
 //! machine need not have them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::progress::Step;
+use klab::host::{find_program, is_root, MUSL_TARGET};
+use klab::kernel::profile::Profile;
+use klab::progress::Step;
+use klab::run::Workspace;
+use klab::vm::accel;
 
 /// Debian packages and a file each one provides (to check non-Debian hosts too).
 const PACKAGES: &[(&str, &str)] = &[
@@ -45,32 +49,8 @@ const PACKAGES: &[(&str, &str)] = &[
 /// test suite runs over the reference solutions): clangd here, rust-analyzer from rustup.
 const EDITOR_PACKAGES: &[(&str, &str)] = &[("clangd", "clangd")];
 
-pub const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
-
 fn on_path(bin: &str) -> bool {
     find_program(Path::new(bin)).is_some()
-}
-
-/// `program` itself if it is a path, else where `PATH` finds it.
-pub fn find_program(program: &Path) -> Option<PathBuf> {
-    if program.components().count() > 1 {
-        return program.exists().then(|| program.to_path_buf());
-    }
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 /// Packages of `wanted` dpkg does not list as installed.
@@ -202,4 +182,44 @@ pub fn ensure_editor_tools(sh: &Shell) -> Result<()> {
         step.done();
     }
     Ok(())
+}
+
+/// `cargo xtask setup`: the tools (checked already), the editor tools, the lab kernel.
+pub fn run(ws: &Workspace) -> Result<()> {
+    let step = Step::start("checking tools and the lab kernel");
+    ensure_editor_tools(&ws.sh)?;
+    let kernel = ws.kernel()?;
+    accel::reprobe(&ws.paths, &kernel);
+    step.done();
+    println!("ready: lab kernel at {}", kernel.dir.display());
+    Ok(())
+}
+
+/// `cargo xtask test`: provision what the suite needs, once and with progress, then run it.
+pub fn test(ws: &Workspace) -> Result<bool> {
+    // The suite boots both profiles (vm_debug.rs runs the debug one): build both kernels
+    // here, once and with progress, rather than inside a test.
+    for profile in Profile::ALL {
+        ws.kernel_of(profile)?;
+    }
+    // The suite runs rust-analyzer and clangd over the reference solutions.
+    ensure_editor_tools(&ws.sh)?;
+    let kernel = ws.kernel()?;
+    // Probe KVM once here, not in each of the suite's parallel VM tests.
+    accel::resolve(&ws.paths, &kernel);
+    // The suite reads its JUnit report with a real JUnit consumer.
+    if cmd!(ws.sh, "python3 -c 'import junitparser'")
+        .quiet()
+        .ignore_stderr()
+        .run()
+        .is_err()
+    {
+        let step = Step::start("installing junitparser (the suite's JUnit consumer) with pip");
+        cmd!(ws.sh, "python3 -m pip install --quiet junitparser")
+            .run()
+            .context("pip install junitparser failed")?;
+        step.done();
+    }
+    let _dir = ws.sh.push_dir(&ws.paths.root);
+    Ok(cmd!(ws.sh, "cargo test --workspace").run().is_ok())
 }

@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use anyhow::Result;
+use klab::run::tasks::SnapshotMode;
+use klab::run::Workspace;
+
 /// What a file looked like: enough to notice an edit.
 type Stamp = (SystemTime, u64);
 
@@ -37,7 +41,7 @@ pub fn folder_state(dir: &Path) -> FolderState {
         }
         let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
         // Editor files, and clangd's index, which it rewrites after each edit.
-        if crate::ide::is_editor_file(rel) {
+        if klab::ide::is_editor_file(rel) {
             continue;
         }
         let Ok(meta) = entry.metadata() else { continue };
@@ -66,6 +70,52 @@ pub fn snapshot(folders: &[(String, PathBuf)]) -> Vec<(String, FolderState)> {
         .iter()
         .map(|(id, dir)| (id.clone(), folder_state(dir)))
         .collect()
+}
+
+/// `check --watch`: check the selection, then each task again whenever its folder changes.
+pub fn check_watch(
+    ctx: &Workspace,
+    select: &[String],
+    solution: bool,
+    mode: SnapshotMode,
+) -> Result<bool> {
+    let source = ctx.source(solution);
+    let folders: Vec<(String, PathBuf)> = ctx
+        .select(select)?
+        .iter()
+        .map(|s| (s.id(), source.dir.join(&s.lab.name).join(&s.task.name)))
+        .collect();
+    let mut state = snapshot(&folders);
+    let mut ids: Vec<String> = folders.iter().map(|(id, _)| id.clone()).collect();
+    loop {
+        // A failed build or check is a result to show, not a reason to stop watching.
+        if let Err(e) = klab::ops::check::check(ctx, &ids, solution, mode) {
+            eprintln!("error: {e:#}");
+        }
+        println!(
+            "\nwatching {} task folder(s) under {} for changes; Ctrl-C to stop",
+            folders.len(),
+            ctx.paths.show(&source.dir)
+        );
+        ids = loop {
+            std::thread::sleep(POLL);
+            if klab::run::interrupt::requested() {
+                return Ok(true);
+            }
+            let now = snapshot(&folders);
+            let changed: Vec<String> = changed(&state, &now)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            if !changed.is_empty() {
+                // Let an editor finish writing (several files, or write-then-rename).
+                std::thread::sleep(POLL);
+                state = snapshot(&folders);
+                println!("\n==> changed: {}", changed.join(", "));
+                break changed;
+            }
+        };
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use checker::doc_items::{items, resolve};
+use klab::lab::doc_items::{items, resolve};
 use support::{repo, xtask};
 
 /// Runs `cargo xtask doc`; the documentation folder it printed.
@@ -48,7 +48,7 @@ fn the_documentation_has_the_lab_kernel_s_own_abstractions() {
 #[test]
 fn every_item_a_rust_lab_s_readme_names_has_a_page() {
     let (root, printed) = docs();
-    let labs = checker::manifest::discover(&repo().join("labs")).unwrap();
+    let labs = klab::lab::manifest::discover(&repo().join("labs")).unwrap();
     let rust: Vec<_> = labs
         .iter()
         .filter(|l| l.manifest.language == "rust")

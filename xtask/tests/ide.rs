@@ -37,7 +37,7 @@ fn require(program: &str) {
 /// Every task of the labs in `language`, as `(lab, task, first module source)`, the source
 /// relative to the task folder (`hello.rs`, `kernel/multi_main.c`).
 fn tasks(language: &str) -> Vec<(String, String, String)> {
-    let labs = checker::manifest::discover(&repo().join("labs")).unwrap();
+    let labs = klab::lab::manifest::discover(&repo().join("labs")).unwrap();
     labs.iter()
         .filter(|l| l.manifest.language == language)
         .flat_map(|l| {
@@ -221,7 +221,7 @@ fn clangd_reads_every_c_solution_with_kbuild_s_flags_and_no_error() {
 
 /// The module sources of `lab/task`, in `task_dir`.
 fn module_sources(lab: &str, task: &str, task_dir: &Path) -> Vec<PathBuf> {
-    let labs = checker::manifest::discover(&repo().join("labs")).unwrap();
+    let labs = klab::lab::manifest::discover(&repo().join("labs")).unwrap();
     let lab = labs.iter().find(|l| l.name == lab).unwrap();
     let modules = &lab.task(task).unwrap().modules;
     modules
@@ -233,7 +233,7 @@ fn module_sources(lab: &str, task: &str, task_dir: &Path) -> Vec<PathBuf> {
 
 /// The test programs of `lab/task`, in `task_dir`.
 fn program_files(lab: &str, task: &str, task_dir: &Path) -> Vec<PathBuf> {
-    let labs = checker::manifest::discover(&repo().join("labs")).unwrap();
+    let labs = klab::lab::manifest::discover(&repo().join("labs")).unwrap();
     let lab = labs.iter().find(|l| l.name == lab).unwrap();
     let programs = &lab.task(task).unwrap().programs;
     programs

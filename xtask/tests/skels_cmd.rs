@@ -80,8 +80,8 @@ fn regenerating_never_overwrites_an_edited_skeleton_without_force() {
 fn a_count_running_past_a_real_template_is_an_error() {
     let template = std::fs::read_to_string(repo().join("templates/intro/3-fail/fail.rs")).unwrap();
     let broken = template.replace("TODO 3/2:", "TODO 3/40:");
-    let err =
-        checker::skels::skeletonize(checker::skels::SourceKind::CLike, &broken, 1).unwrap_err();
+    let err = klab::lab::markers::skeletonize(klab::lab::markers::SourceKind::CLike, &broken, 1)
+        .unwrap_err();
     assert!(err.message.contains("TODO 3 removes 40 lines"), "{err}");
 }
 

@@ -18,7 +18,7 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// set's files laid over it.
 fn fixture_skels(dir: &Path, set: &str, lab: &str) -> std::path::PathBuf {
     let skels = dir.join(set);
-    let labs = checker::manifest::discover(&repo().join("labs")).unwrap();
+    let labs = klab::lab::manifest::discover(&repo().join("labs")).unwrap();
     let manifest = &labs.iter().find(|l| l.name == lab).unwrap().manifest;
     for task in &manifest.tasks {
         copy_template_task(&skels, lab, &task.name);

@@ -363,12 +363,12 @@ fn a_kernel_panic_and_an_unremovable_module_cost_only_their_own_task() {
     // task is solved: the kernel log then holds every output block of the rubric.
     let forger = dir.path().join("forger");
     let forged = forger.join("networking-c/1-2-netfilter");
-    let snapshot = checker::snapshot::Snapshot::read(
+    let snapshot = klab::judge::snapshot::Snapshot::read(
         &repo().join("labs/networking-c/snapshots/1-2-netfilter.snap"),
     )
     .unwrap()
     .unwrap();
-    let printed = checker::record::Record::of_snapshot(&snapshot).output;
+    let printed = klab::judge::record::Record::of_snapshot(&snapshot).output;
     let printks: String = printed[1..printed.len() - 1]
         .iter()
         .map(|line| {
@@ -403,10 +403,11 @@ fn a_kernel_panic_and_an_unremovable_module_cost_only_their_own_task() {
     // The forged lines are in the record, in its kernel log: they earn nothing.
     let forged_record = std::fs::read_to_string(out.join("forger/1-2-netfilter.record.txt"))
         .expect("the forger's task ran to the end");
-    let forged_record =
-        checker::record::Record::of_snapshot(&checker::snapshot::Snapshot::new(&forged_record));
+    let forged_record = klab::judge::record::Record::of_snapshot(
+        &klab::judge::snapshot::Snapshot::new(&forged_record),
+    );
     assert!(
-        checker::rubric::block_in(
+        klab::judge::rubric::block_in(
             &forged_record.dmesg,
             &printed[1..printed.len() - 1].join("\n")
         ),

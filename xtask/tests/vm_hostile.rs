@@ -209,9 +209,9 @@ fn hostile_submissions_score_nothing_and_spoil_nothing() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(took < Duration::from_secs(600), "the grade took {took:?}");
 
-    let labs = checker::manifest::discover(&repo().join("labs")).unwrap();
+    let labs = klab::lab::manifest::discover(&repo().join("labs")).unwrap();
     let lab = labs.iter().find(|l| l.name == LAB).unwrap();
-    let full = |task: &str| checker::rubric::max_points(lab.task(task).unwrap());
+    let full = |task: &str| klab::judge::rubric::max_points(lab.task(task).unwrap());
     // (submission, the hostile tasks, the status each must have)
     let expected: [(&str, &[(&str, &str)]); 5] = [
         ("include-relative", &[("1-2-netfilter", "")]),

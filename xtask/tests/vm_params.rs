@@ -49,11 +49,11 @@ fn grade(dir: &Path, lab: &str, names: &[&str]) -> std::path::PathBuf {
 }
 
 /// What `grade --seed SEED` draws for submission `name` of `lab`, computed from the manifest.
-fn expected_values(lab: &str, name: &str) -> checker::params::Values {
-    let lab = checker::manifest::Lab::load(&repo().join("labs").join(lab)).unwrap();
+fn expected_values(lab: &str, name: &str) -> klab::lab::params::Values {
+    let lab = klab::lab::manifest::Lab::load(&repo().join("labs").join(lab)).unwrap();
     lab.manifest
         .params
-        .draw(checker::params::submission_seed(SEED, name))
+        .draw(klab::lab::params::submission_seed(SEED, name))
         .unwrap()
 }
 
@@ -65,7 +65,7 @@ fn assert_full_marks(lab: &str, v: &serde_json::Value) {
 }
 
 /// The seed and the values in results.json and grade.json are those `--seed` draws again.
-fn assert_recorded(out: &Path, lab: &str, name: &str) -> checker::params::Values {
+fn assert_recorded(out: &Path, lab: &str, name: &str) -> klab::lab::params::Values {
     let expected = expected_values(lab, name);
     let v = results(out, name);
     assert_eq!(v["extra_data"]["klab"]["seed"], SEED, "{v:#}");
@@ -82,7 +82,7 @@ fn assert_recorded(out: &Path, lab: &str, name: &str) -> checker::params::Values
         grade["params"]["values"],
         serde_json::to_value(&expected).unwrap()
     );
-    let defaults = checker::manifest::Lab::load(&repo().join("labs").join(lab))
+    let defaults = klab::lab::manifest::Lab::load(&repo().join("labs").join(lab))
         .unwrap()
         .manifest
         .params

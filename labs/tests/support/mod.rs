@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use checker::manifest::{discover, Lab};
+use klab::lab::manifest::{discover, Lab};
 
 /// The repository's root folder.
 pub fn root() -> PathBuf {

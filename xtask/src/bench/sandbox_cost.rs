@@ -5,12 +5,12 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use checker::selection::select;
+use klab::lab::selection::select;
 
-use crate::build::{self, SourceRoot};
-use crate::progress::secs;
-use crate::sandbox::{Job, Limits, Policy, Sandbox};
-use crate::Ctx;
+use klab::build::sandbox::{Job, Limits, Policy, Sandbox};
+use klab::build::{self, SourceRoot};
+use klab::progress::secs;
+use klab::run::Workspace;
 
 const ROUNDS: usize = 5;
 
@@ -20,7 +20,7 @@ fn median(mut times: Vec<Duration>) -> Duration {
 }
 
 /// One line per task: cold and edit builds with and without the sandbox.
-pub fn sandbox_cost(ctx: &Ctx, tasks: &[&str]) -> Result<Vec<String>> {
+pub fn sandbox_cost(ctx: &Workspace, tasks: &[&str]) -> Result<Vec<String>> {
     let kernel = ctx.kernel()?;
     let isolated = Sandbox::probe(&ctx.sh, Policy::Required)?;
     let bare = Sandbox::probe(&ctx.sh, Policy::Off)?;
@@ -40,7 +40,7 @@ pub fn sandbox_cost(ctx: &Ctx, tasks: &[&str]) -> Result<Vec<String>> {
         "sandbox start and end (bwrap + setpriv + prlimit running `true`): {:.1} ms",
         median(floor).as_secs_f64() * 1e3
     ));
-    let labs = checker::manifest::discover(&ctx.paths.labs)?;
+    let labs = klab::lab::manifest::discover(&ctx.paths.labs)?;
     for task in tasks {
         let sel = select(&labs, &[task.to_string()], None)?;
         let Some(sel) = sel.into_iter().next() else {

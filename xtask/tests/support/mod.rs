@@ -80,7 +80,7 @@ pub fn check_skels(flags: &[&str], skels: &Path, sel: &[&str]) -> Run {
 
 /// Every `lab/task` the repository's manifests list.
 pub fn all_task_ids() -> Vec<String> {
-    let labs = checker::manifest::discover(&repo().join("labs")).unwrap();
+    let labs = klab::lab::manifest::discover(&repo().join("labs")).unwrap();
     labs.iter()
         .flat_map(|l| {
             l.manifest

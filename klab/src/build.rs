@@ -1,0 +1,403 @@
+//! `cargo xtask build`: a task's modules through kbuild, its test programs as static binaries.
+//!
+//! Sources are copied into a staging folder under `target/klab/stage/` together with a
+//! Kbuild the harness writes; the student's own Makefile or Kbuild is never used. Copies
+//! keep unchanged files untouched, so kbuild's incremental build works.
+
+pub mod kbuild;
+pub mod sandbox;
+pub mod symbols;
+
+use std::path::{Path, PathBuf};
+
+use crate::build::sandbox::{Finished, Job, Limits, Sandbox};
+use crate::kernel::KernelTree;
+use crate::lab::manifest::{Program, TaskManifest};
+use crate::lab::selection::Selected;
+use crate::paths::Paths;
+use anyhow::{Context, Result};
+
+/// Where a build takes its sources from.
+#[derive(Debug, Clone)]
+pub struct SourceRoot {
+    /// `templates` or `skels` (or the folder's own name for `--from`).
+    pub label: String,
+    pub dir: PathBuf,
+}
+
+/// What a built task puts into the guest: `(name in the guest task folder, host file)`.
+#[derive(Debug, Clone)]
+pub struct BuiltTask {
+    pub files: Vec<(String, PathBuf)>,
+    /// Notes for the student that do not fail the build (ignored files, …).
+    pub warnings: Vec<String>,
+    /// The staged task folder it was built in (what compiler paths and reports name).
+    pub stage: PathBuf,
+}
+
+/// A build's outcome: the task's files, or the message to show the student.
+pub type BuildOutcome = std::result::Result<BuiltTask, String>;
+
+/// One program's build: its binary, or the message to show the student.
+type ProgramOutcome = std::result::Result<PathBuf, String>;
+
+/// How a task's test programs are compiled (`cc -static FLAGS -o BIN SRC`); the editor files
+/// give clangd the same.
+pub const PROGRAM_CFLAGS: &[&str] = &["-O2", "-Wall"];
+
+/// Files in a task folder the harness never takes from a student.
+const IGNORED_NAMES: &[&str] = &["Makefile", "Kbuild", "makefile", "GNUmakefile"];
+
+fn stage_dir(paths: &Paths, source: &SourceRoot, sel: &Selected) -> PathBuf {
+    paths
+        .work
+        .join("stage")
+        .join(&source.label)
+        .join(&sel.lab.name)
+        .join(&sel.task.name)
+}
+
+/// Copies `src` into `stage` (regular files only, unchanged files left alone).
+fn sync_sources(src: &Path, stage: &Path, shown: &str, warnings: &mut Vec<String>) -> Result<()> {
+    std::fs::create_dir_all(stage)?;
+    let mut wanted = std::collections::HashSet::new();
+    for entry in walkdir::WalkDir::new(src).follow_links(false) {
+        let entry = entry.with_context(|| format!("reading {shown}"))?;
+        let rel = entry.path().strip_prefix(src)?.to_path_buf();
+        let name = entry.file_name().to_string_lossy();
+        if entry.file_type().is_symlink() {
+            warnings.push(format!(
+                "{shown}/{}: symbolic links are ignored",
+                rel.display()
+            ));
+            continue;
+        }
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(stage.join(&rel))?;
+            continue;
+        }
+        if IGNORED_NAMES.contains(&name.as_ref()) {
+            warnings.push(format!(
+                "{shown}/{}: ignored (klab writes the Kbuild it builds with)",
+                rel.display()
+            ));
+            continue;
+        }
+        let data = std::fs::read(entry.path())
+            .with_context(|| format!("reading {shown}/{}", rel.display()))?;
+        if name.ends_with(".rs") {
+            for line in kbuild::unsafe_lines(&String::from_utf8_lossy(&data)) {
+                warnings.push(format!(
+                    "{shown}/{}:{line}: uses `unsafe`; the lab's kernel abstractions make it unnecessary",
+                    rel.display()
+                ));
+            }
+        }
+        let dest = stage.join(&rel);
+        if std::fs::read(&dest).ok().as_deref() != Some(&data[..]) {
+            std::fs::write(&dest, &data)?;
+        }
+        wanted.insert(rel);
+    }
+    // Sources deleted by the student must not linger in the stage.
+    for entry in walkdir::WalkDir::new(stage)
+        .into_iter()
+        .filter_map(|e| e.ok())
+    {
+        let rel = entry.path().strip_prefix(stage)?.to_path_buf();
+        let is_source = rel
+            .extension()
+            .is_some_and(|e| e == "c" || e == "h" || e == "rs");
+        if entry.file_type().is_file() && is_source && !wanted.contains(&rel) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// What a task's modules are built from: the staged sources and Kbuild, and the kernel tree
+/// (its `Module.symvers` changes with every kernel build).
+fn build_stamp(stage: &Path, kdir: &Path) -> Result<String> {
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(stage)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .filter(|p| {
+            p.file_name().is_some_and(|n| n == "Kbuild")
+                || p.extension()
+                    .is_some_and(|e| e == "c" || e == "h" || e == "rs")
+        })
+        .collect();
+    files.sort();
+    for file in files {
+        parts.push(file.to_string_lossy().into_owned().into_bytes());
+        parts.push(std::fs::read(&file)?);
+    }
+    let symvers = std::fs::metadata(kdir.join("Module.symvers"))
+        .map(|m| (m.len(), m.modified().ok()))
+        .ok();
+    parts.push(format!("{} {symvers:?}", kdir.display()).into_bytes());
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    Ok(format!("{:016x}\n", crate::kernel::fnv64(&refs)))
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A task build's limits: the lab's `build_timeout_secs`, lowered by `KLAB_BUILD_TIMEOUT_SECS`
+/// (tests of the limit itself).
+fn build_limits(sel: &Selected) -> Limits {
+    let lab = sel.lab.manifest.build_timeout_secs;
+    let cap = std::env::var("KLAB_BUILD_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(u64::MAX);
+    Limits::build(std::time::Duration::from_secs(lab.min(cap)))
+}
+
+/// The kernel folders a module build reads: the tree, and the source tree an `O=` tree's
+/// `source` link names.
+fn kernel_folders<'a>(kdir: &'a Path, source_tree: &'a Option<PathBuf>) -> Vec<&'a Path> {
+    let mut folders = vec![kdir];
+    if let Some(source) = source_tree.as_deref().filter(|s| *s != kdir) {
+        folders.push(source);
+    }
+    folders
+}
+
+/// A failed build's message: the limit it hit first, then the compiler's words.
+fn failure(message: String, done: &Finished, limits: &Limits) -> String {
+    let mut text = String::new();
+    if let Some(limit) = done.limit {
+        text.push_str(&format!(
+            "{}; the build was stopped\n",
+            limit.describe(limits)
+        ));
+    }
+    text.push_str(&message);
+    if done.dropped > 0 {
+        text.push_str(&format!(
+            "\n[{} more bytes of compiler output were not kept]",
+            done.dropped
+        ));
+    }
+    text
+}
+
+/// Builds one task. `Ok(Err(message))` is a build failure to show the student.
+pub fn build_task(
+    sandbox: &Sandbox,
+    paths: &Paths,
+    kernel: &KernelTree,
+    source: &SourceRoot,
+    sel: &Selected,
+) -> Result<BuildOutcome> {
+    let src = source.dir.join(&sel.lab.name).join(&sel.task.name);
+    let shown = paths.show(&src);
+    if !src.is_dir() {
+        let hint = if source.label == "skels" {
+            format!("run `cargo xtask skels {}` to generate it", sel.id())
+        } else {
+            "check the folder name against the lab manifest".to_owned()
+        };
+        return Ok(Err(format!("{shown} does not exist: {hint}")));
+    }
+    let mut warnings = Vec::new();
+    let stage = stage_dir(paths, source, sel);
+    let limits = build_limits(sel);
+    sync_sources(&src, &stage, &shown, &mut warnings)?;
+    let task: &TaskManifest = sel.task;
+
+    if let Some(message) = missing_config(kernel, sel)? {
+        return Ok(Err(message));
+    }
+
+    let mut files = Vec::new();
+    if !task.modules.is_empty() {
+        for module in &task.modules {
+            let sources = module.source_paths(&stage);
+            let missing: Vec<&String> = sources
+                .iter()
+                .filter(|s| !stage.join(s).is_file())
+                .collect();
+            if let Some(source) = missing.first() {
+                return Ok(Err(format!("{shown}/{source} is missing (the lab manifest lists it as a source of module `{}`)", module.name)));
+            }
+            if sources.is_empty() {
+                let (c, rs) = (
+                    module.in_dir(&format!("{}.c", module.name)),
+                    module.in_dir(&format!("{}.rs", module.name)),
+                );
+                return Ok(Err(format!(
+                    "{shown}/{c} or {rs} is missing (the lab manifest lists module `{}`)",
+                    module.name
+                )));
+            }
+        }
+        for (rel, text) in kbuild::kbuild_files(task, kernel.profile.module_debug_info()) {
+            write_if_changed(&stage.join(rel), &text)?;
+        }
+        let kdir = &kernel.dir;
+        // Unchanged sources against the same kernel: the modules built last time stand, and
+        // kbuild's own no-op pass (a second or two per task) is skipped.
+        let stamp_path = stage.join(".klab-built");
+        let stamp = build_stamp(&stage, kdir)?;
+        let built_before = std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp)
+            && task
+                .modules
+                .iter()
+                .all(|m| stage.join(m.ko_path()).is_file());
+        // An `O=` build tree (`--kernel-tree`) includes its source tree through `source`.
+        let source_tree = std::fs::canonicalize(kdir.join("source")).ok();
+        if !built_before {
+            let _ = std::fs::remove_file(&stamp_path);
+            let job = Job {
+                program: "make",
+                args: [
+                    "-C".into(),
+                    kdir.as_os_str().to_owned(),
+                    "LLVM=1".into(),
+                    format!("M={}", stage.display()).into(),
+                    "-j2".into(),
+                    "modules".into(),
+                ]
+                .into(),
+                writable: Some(&stage),
+                readable: kernel_folders(kdir, &source_tree),
+            };
+            let done = sandbox.run(&job, &limits)?;
+            if !done.success {
+                let message =
+                    kbuild::rewrite_paths(&kbuild::interesting_lines(&done.output), &stage, &shown);
+                return Ok(Err(failure(message, &done, &limits)));
+            }
+            std::fs::write(&stamp_path, &stamp)?;
+        }
+        for module in &task.modules {
+            let ko = stage.join(module.ko_path());
+            if !ko.exists() {
+                return Ok(Err(format!(
+                    "kbuild succeeded but produced no {}",
+                    module.ko_path()
+                )));
+            }
+            // In the guest every module is beside test.sh, whatever its folder on the host.
+            files.push((format!("{}.ko", module.name), ko));
+        }
+    }
+    for program in &task.programs {
+        match build_program(sandbox, &stage, &shown, program, &limits)? {
+            Ok(binary) => files.push((program.name.clone(), binary)),
+            Err(message) => return Ok(Err(message)),
+        }
+    }
+    for file in &task.files {
+        let path = stage.join(file);
+        if !path.is_file() {
+            return Ok(Err(format!(
+                "{shown}/{file} is missing (the lab manifest lists it in `files`)"
+            )));
+        }
+        let name = file.rsplit('/').next().unwrap_or(file);
+        files.push((name.to_owned(), path));
+    }
+    let script = sel.lab.test_script(task);
+    if !script.is_file() {
+        anyhow::bail!(
+            "{} is missing: every task needs a test script",
+            paths.show(&script)
+        );
+    }
+    files.push(("test.sh".to_owned(), script));
+    Ok(Ok(BuiltTask {
+        files,
+        warnings,
+        stage,
+    }))
+}
+
+/// The lab's `requires_config` options the kernel's `.config` lacks, as the message that
+/// says where to add them; `None` when all are set.
+fn missing_config(kernel: &KernelTree, sel: &Selected) -> Result<Option<String>> {
+    let required = &sel.lab.manifest.requires_config;
+    if required.is_empty() {
+        return Ok(None);
+    }
+    let path = kernel.dir.join(".config");
+    let config = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (lab.toml `requires_config`)", path.display()))?;
+    let missing = crate::kernel::kconfig::missing(&config, required);
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(crate::kernel::kconfig::explain(
+        &sel.lab.name,
+        &missing,
+        "kernel/lean.config",
+    )))
+}
+
+/// Builds one test program static, in the sandbox; `Ok(Err(message))` is a build failure.
+fn build_program(
+    sandbox: &Sandbox,
+    stage: &Path,
+    shown: &str,
+    program: &Program,
+    limits: &Limits,
+) -> Result<ProgramOutcome> {
+    for source in &program.sources {
+        if !stage.join(source).is_file() {
+            return Ok(Err(format!(
+                "{shown}/{source} is missing (the lab manifest lists it as a source of program `{}`)",
+                program.name
+            )));
+        }
+    }
+    let binary = stage.join(format!("{}.bin", program.name));
+    // The stage rewrites a file only when it changed: a binary newer than every source and
+    // every header in its include folders is already built.
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let headers = program.include.iter().flat_map(|dir| {
+        walkdir::WalkDir::new(stage.join(dir))
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .map(|e| e.into_path())
+    });
+    let inputs: Vec<PathBuf> = program
+        .sources
+        .iter()
+        .map(|s| stage.join(s))
+        .chain(headers)
+        .collect();
+    let built = mtime(&binary);
+    if built.is_some() && inputs.iter().all(|p| mtime(p) <= built) {
+        return Ok(Ok(binary));
+    }
+    let mut args: Vec<std::ffi::OsString> = vec!["-static".into()];
+    args.extend(PROGRAM_CFLAGS.iter().map(Into::into));
+    for dir in &program.include {
+        args.push(format!("-I{}", stage.join(dir).display()).into());
+    }
+    args.extend(["-o".into(), binary.clone().into()]);
+    args.extend(program.sources.iter().map(|s| stage.join(s).into()));
+    args.extend(program.libs.iter().map(|lib| format!("-l{lib}").into()));
+    let job = Job {
+        program: "cc",
+        args,
+        writable: Some(stage),
+        readable: vec![],
+    };
+    let done = sandbox.run(&job, limits)?;
+    if !done.success {
+        let message = kbuild::rewrite_paths(&done.output, stage, shown);
+        return Ok(Err(failure(message, &done, limits)));
+    }
+    Ok(Ok(binary))
+}

@@ -1,0 +1,422 @@
+//! `cargo xtask check` and `bless`: build, copy, boot, run each task's test in the VM, judge.
+//!
+//! Under [`VmPolicy::Reuse`] (`check`, `bless`) one VM serves consecutive tasks; after a
+//! fault, a timeout or a module that will not unload the VM is killed and the next task gets
+//! a fresh one, so one broken task never hides the results of the others. Under
+//! [`VmPolicy::FreshPerTask`] (`grade`) every task gets a fresh VM.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::judge::normalize::Normalizer;
+use crate::judge::record::Record;
+use crate::judge::snapshot::{self, Snapshot};
+use crate::judge::verdict::{judge, Outcome, TaskRun, TaskVerdict};
+use crate::lab::manifest::Lab;
+use crate::lab::params::Values;
+use crate::lab::selection::Selected;
+use crate::vm::console::{Fault, FaultKind};
+use crate::vm::session::{SessionError, VmSession};
+use anyhow::Result;
+
+use crate::build::sandbox::Sandbox;
+use crate::build::SourceRoot;
+use crate::kernel::profile::Profile;
+use crate::paths::Paths;
+use crate::progress::secs;
+use crate::vm::launch::Launch;
+
+/// What to do with a run's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Compare only (students).
+    Compare,
+    /// Compare, and write `<task>.snap.new` when it differs (instructors, `--solution`).
+    ComparePending,
+    /// Accept the record as the new snapshot (`bless`).
+    Accept,
+}
+
+/// Which VM a task runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmPolicy {
+    /// The VM of the previous task while it is healthy: fast feedback for `check`.
+    Reuse,
+    /// A fresh VM for every task, resumed from the clean saved guest (or booted): nothing a
+    /// task's module leaves behind (a hook, a thread, a corrupted list) shapes the next
+    /// task's verdict. For `grade`.
+    FreshPerTask,
+}
+
+/// How [`run_tasks`] runs a selection.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub mode: SnapshotMode,
+    pub policy: VmPolicy,
+    /// Print each verdict as soon as it is known (`check`); graders report at the end.
+    pub print: bool,
+}
+
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+const SHORT: Duration = Duration::from_secs(15);
+
+/// A task ready to run: built, or with the reason it is not.
+pub struct Prepared<'a> {
+    pub sel: Selected<'a>,
+    pub built: crate::build::BuildOutcome,
+    /// The lab parameters its test runs with: the defaults, or `grade`'s drawn values.
+    pub params: Values,
+}
+
+impl<'a> Prepared<'a> {
+    /// A task that runs with its lab's default parameters (`check`, `bless`).
+    pub fn new(sel: Selected<'a>, built: crate::build::BuildOutcome) -> Prepared<'a> {
+        let params = sel.lab.manifest.params.defaults();
+        Prepared { sel, built, params }
+    }
+}
+
+/// Runs the built tasks in order, in VMs started by `launch` (restored from the saved guest
+/// or booted). Under [`VmPolicy::Reuse`] a VM serves consecutive tasks until one faults or
+/// times out; the next task then gets a fresh VM, started from the same clean state. Under
+/// [`VmPolicy::FreshPerTask`] each task's VM is stopped after it.
+///
+/// `first`: a VM already started for this run (in `runs/<label>/vm-1`), used first. Only
+/// this run's own folder, `runs/<label>`, is emptied first.
+pub fn run_tasks(
+    paths: &Paths,
+    sandbox: &Sandbox,
+    source: &SourceRoot,
+    launch: &Launch,
+    tasks: &[Prepared],
+    how: RunOptions,
+    first: Option<VmSession>,
+) -> Result<Vec<TaskVerdict>> {
+    let RunOptions {
+        mode,
+        policy,
+        print,
+    } = how;
+    let report = |paths: &Paths, v: &TaskVerdict| {
+        if print {
+            report(paths, v)
+        }
+    };
+    let runs_dir = paths.work.join("runs").join(&source.label);
+    if first.is_none() {
+        let _ = std::fs::remove_dir_all(&runs_dir);
+    }
+    let mut verdicts = Vec::new();
+    let mut vm_count = usize::from(first.is_some());
+    let mut session: Option<VmSession> = first;
+    for prepared in tasks {
+        let id = prepared.sel.id();
+        let start = Instant::now();
+        let built = match &prepared.built {
+            Ok(built) => built,
+            Err(message) => {
+                let verdict = TaskVerdict::early(
+                    id,
+                    Outcome::BuildFailed {
+                        message: message.clone(),
+                    },
+                );
+                report(paths, &verdict);
+                verdicts.push(verdict);
+                continue;
+            }
+        };
+        if crate::run::interrupt::requested() {
+            let message = "interrupted (Ctrl-C) before this task ran".into();
+            let verdict = TaskVerdict::early(id, Outcome::VmError { message });
+            report(paths, &verdict);
+            verdicts.push(verdict);
+            continue;
+        }
+        if session.as_ref().is_none_or(|s| !s.is_alive()) {
+            vm_count += 1;
+            let run_dir = runs_dir.join(format!("vm-{vm_count}"));
+            match launch.start(&run_dir, BOOT_TIMEOUT) {
+                Ok((s, _)) => session = Some(s),
+                Err(e) => {
+                    let verdict = TaskVerdict {
+                        id,
+                        outcome: outcome_of_session_error(e, "booting the VM"),
+                        duration: start.elapsed(),
+                        warnings: built.warnings.clone(),
+                        console_log: Some(run_dir.join("console.log")),
+                        record: None,
+                    };
+                    report(paths, &verdict);
+                    verdicts.push(verdict);
+                    continue;
+                }
+            }
+        }
+        let vm = session.as_mut().expect("a live session");
+        let mut verdict = run_one(vm, &prepared.sel, &prepared.params, mode, launch.profile);
+        if let Outcome::Fault(fault) = &mut verdict.outcome {
+            let shown = paths.show(
+                &source
+                    .dir
+                    .join(&prepared.sel.lab.name)
+                    .join(&prepared.sel.task.name),
+            );
+            if let Some(mut resolver) =
+                crate::build::symbols::Resolver::new(sandbox, &built.files, &built.stage, shown)
+            {
+                crate::judge::symbolize::annotate(&mut fault.excerpt, |f| resolver.place(f));
+            }
+        }
+        verdict.duration = start.elapsed();
+        verdict
+            .warnings
+            .splice(0..0, built.warnings.iter().cloned());
+        report(paths, &verdict);
+        verdicts.push(verdict);
+        if policy == VmPolicy::FreshPerTask {
+            // Its state is thrown away: no clean power-off to wait for.
+            if let Some(mut s) = session.take() {
+                s.kill();
+            }
+        }
+    }
+    if let Some(s) = session {
+        s.shutdown();
+    }
+    Ok(verdicts)
+}
+
+fn outcome_of_session_error(e: SessionError, during: &str) -> Outcome {
+    match e {
+        SessionError::Died {
+            fault: Some(fault), ..
+        } => Outcome::Fault(fault),
+        SessionError::Timeout { secs } => Outcome::Timeout { secs },
+        other => Outcome::VmError {
+            message: format!("{during}: {other}"),
+        },
+    }
+}
+
+/// Runs one task's test in `vm` with the lab parameters `params` (its environment), and
+/// judges the record.
+pub fn run_one(
+    vm: &mut VmSession,
+    sel: &Selected,
+    params: &Values,
+    mode: SnapshotMode,
+    profile: Profile,
+) -> TaskVerdict {
+    let id = sel.id();
+    let console_log = Some(vm.console_log().to_path_buf());
+    let mut warnings = Vec::new();
+    let verdict = |outcome, record, warnings| TaskVerdict {
+        id: id.clone(),
+        outcome,
+        duration: Duration::ZERO,
+        warnings,
+        console_log: console_log.clone(),
+        record,
+    };
+    vm.note(&format!("task {id}"));
+    let _ = vm.take_fault();
+    let timeout = Duration::from_secs(sel.task.timeout_secs) * profile.slowdown();
+    let run = (|| -> std::result::Result<TaskRun, SessionError> {
+        vm.run_checked("dmesg -c >/dev/null", SHORT)?;
+        let env = params.env_prefix();
+        let script = vm.run(&format!("cd /lab/{id} && {env}sh ./test.sh"), timeout)?;
+        let dmesg = vm.run_checked("dmesg", SHORT)?;
+        Ok(TaskRun {
+            output: script.output,
+            exit_status: Some(script.status),
+            dmesg: dmesg.output,
+        })
+    })();
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => {
+            // A fault seen before the timeout explains it better than the timeout does.
+            let outcome = match (vm.take_fault(), e) {
+                (Some(fault), _) => Outcome::Fault(fault),
+                (None, e) => outcome_of_session_error(e, "running the test"),
+            };
+            vm.kill();
+            return verdict(outcome, None, warnings);
+        }
+    };
+    if let Some(fault) = vm.take_fault() {
+        vm.kill();
+        return verdict(Outcome::Fault(fault), None, warnings);
+    }
+    // Leave the VM clean for the next task: unload whatever the test left loaded.
+    match unload_leftovers(vm) {
+        Ok(left) if !left.is_empty() => {
+            warnings.push(format!(
+                "the test left module(s) loaded: {} (unloaded by klab)",
+                left.join(", ")
+            ));
+        }
+        Ok(_) => {}
+        Err(message) => {
+            warnings.push(message);
+            vm.kill();
+        }
+    }
+    // With the modules gone, what they allocated and did not free is unreferenced.
+    if profile.kmemleak() && vm.is_alive() {
+        match leaks(vm) {
+            Ok(Some(leak)) => {
+                vm.kill();
+                return verdict(Outcome::Fault(leak), None, warnings);
+            }
+            Ok(None) => {}
+            Err(message) => {
+                warnings.push(message);
+                vm.kill();
+            }
+        }
+    }
+    let normalizer =
+        Normalizer::new(&sel.task.filters).expect("filters were validated with the manifest");
+    let record = run.record(&normalizer);
+    let outcome = apply_snapshot(sel.lab, sel, &record, mode, params);
+    verdict(outcome, Some(record), warnings)
+}
+
+/// How long kmemleak's scan after a task may take (it waits out the minimum object age).
+const KMEMLEAK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// kmemleak's report of what the task leaked, as a fault (`klab-kmemleak` in the guest
+/// waits until everything the task allocated is old enough to be reported, then scans).
+fn leaks(vm: &mut VmSession) -> std::result::Result<Option<Fault>, String> {
+    let out = vm
+        .run("klab-kmemleak report", KMEMLEAK_TIMEOUT)
+        .map_err(|e| format!("scanning for memory leaks (kmemleak): {e}; the VM was restarted"))?;
+    if out.status != 0 {
+        return Err(format!(
+            "scanning for memory leaks (kmemleak) failed: {}; the VM was restarted",
+            out.output.trim()
+        ));
+    }
+    let excerpt: Vec<String> = out
+        .output
+        .lines()
+        .take(crate::vm::console::EXCERPT_LINES)
+        .map(str::to_owned)
+        .collect();
+    Ok((!excerpt.is_empty()).then_some(Fault {
+        kind: FaultKind::MemoryLeak,
+        excerpt,
+    }))
+}
+
+/// Removes modules still loaded after a task. `Err` when one will not go (the VM is dirty).
+fn unload_leftovers(vm: &mut VmSession) -> std::result::Result<Vec<String>, String> {
+    let modules = vm
+        .run_checked("cat /proc/modules", SHORT)
+        .map_err(|e| format!("listing modules: {e}"))?;
+    let names: Vec<String> = modules
+        .output
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    for name in &names {
+        // The names come from the guest's kernel: only a safe one goes into a command.
+        if !crate::lab::naming::is_safe_name(name) {
+            return Err(format!(
+                "a module with the name {name:?} is loaded, which klab will not pass to rmmod; the VM was restarted"
+            ));
+        }
+        let out = vm
+            .run(&format!("rmmod {name}"), SHORT)
+            .map_err(|e| format!("rmmod {name}: {e}"))?;
+        if out.status != 0 {
+            return Err(format!(
+                "module {name} could not be unloaded ({}); the VM was restarted",
+                out.output.trim()
+            ));
+        }
+    }
+    Ok(names)
+}
+
+/// Judges `record` against the reviewed snapshot, whose `[NAME]` placeholders are filled in
+/// with `params`; what it writes (`bless`, a pending `.snap.new`) holds placeholders again.
+fn apply_snapshot(
+    lab: &Lab,
+    sel: &Selected,
+    record: &Record,
+    mode: SnapshotMode,
+    params: &Values,
+) -> Outcome {
+    let path = lab.snapshot_path(sel.task);
+    let pending = snapshot::pending_path(&path);
+    let source = format!("labs/{}/lab.toml", lab.name);
+    let reviewed = match Snapshot::read(&path) {
+        Ok(s) => s.map(|s| Snapshot::new(&params.expand(&s.body))),
+        Err(e) => {
+            return Outcome::VmError {
+                message: format!("{e:#}"),
+            }
+        }
+    };
+    let to_write = Snapshot::new(&params.placeholders(&record.snapshot().body));
+    if mode == SnapshotMode::Accept {
+        // Read back, such a snapshot would split its sections at the script's line.
+        if record.separator_in_output() {
+            return Outcome::VmError {
+                message: format!(
+                    "not recorded: the test script printed a `{}` line, which separates the snapshot's sections; print something else",
+                    crate::judge::record::SEPARATOR
+                ),
+            };
+        }
+        if let Err(e) = to_write.write(&path, &source, &sel.id()) {
+            return Outcome::VmError {
+                message: format!("{e:#}"),
+            };
+        }
+        let _ = std::fs::remove_file(&pending);
+        return Outcome::Pass;
+    }
+    let outcome = judge(record, reviewed.as_ref());
+    if mode == SnapshotMode::ComparePending {
+        if matches!(outcome, Outcome::Pass) {
+            let _ = std::fs::remove_file(&pending);
+        } else {
+            let _ = to_write.write(&pending, &source, &sel.id());
+        }
+    }
+    outcome
+}
+
+/// Prints one verdict as soon as it is known.
+pub fn report(paths: &Paths, v: &TaskVerdict) {
+    println!("{:<12} {:<36} ({})", v.status(), v.id, secs(v.duration));
+    for w in &v.warnings {
+        println!("  warning: {w}");
+    }
+    if !v.passed() {
+        println!("{}", v.explain().trim_end());
+        if let Some(log) = &v.console_log {
+            println!("  kernel console log: {}", paths.show(log));
+        }
+    }
+}
+
+/// The closing summary; returns whether everything passed.
+pub fn summarize(paths: &Paths, verdicts: &[TaskVerdict], what: &str) -> bool {
+    let passed = verdicts.iter().filter(|v| v.passed()).count();
+    let logs: std::collections::BTreeSet<PathBuf> = verdicts
+        .iter()
+        .filter_map(|v| v.console_log.clone())
+        .collect();
+    println!();
+    println!("klab {what}: {passed} of {} tasks passed", verdicts.len());
+    for log in logs {
+        println!("  console log: {}", paths.show(&log));
+    }
+    passed == verdicts.len()
+}

@@ -1,0 +1,222 @@
+//! The command line: every subcommand and option (clap). Parsing only.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use klab::kernel::profile;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "klab: kernel labs from templates to graded verdicts in a real VM"
+)]
+pub struct Cli {
+    /// Build and boot with this kbuild tree instead of klab's cached lab kernel.
+    #[arg(long, global = true, value_name = "DIR", env = "KLAB_KERNEL_TREE")]
+    pub kernel_tree: Option<PathBuf>,
+    /// The lab kernel profile: `lean` (fast) or `debug` (KASAN, lockdep, kmemleak, …).
+    /// Default: `[kernel] profile` in klab.toml, else lean.
+    #[arg(
+        long = "kernel-profile",
+        visible_alias = "profile",
+        global = true,
+        value_enum,
+        value_name = "PROFILE",
+        env = "KLAB_KERNEL_PROFILE"
+    )]
+    pub kernel_profile: Option<profile::Profile>,
+    /// Use this folder instead of `skels/` for student skeletons.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub skels_dir: Option<PathBuf>,
+    /// Build without the bubblewrap sandbox (trusted code only; `grade` refuses otherwise).
+    #[arg(long, global = true)]
+    pub no_sandbox: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct Sel {
+    /// `LAB` or `LAB/TASK`, several allowed; default: `$LABS`, else every lab.
+    #[arg(value_name = "LAB[/TASK]")]
+    pub select: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Install or verify every tool, and build the lab kernel.
+    Setup,
+    /// Manage the cached lab kernel.
+    Kernel {
+        #[command(subcommand)]
+        action: KernelAction,
+    },
+    /// Generate student skeletons in skels/ from templates/ (and their editor files, once
+    /// the lab kernel is built).
+    Skels {
+        #[command(flatten)]
+        sel: Sel,
+        /// Keep the solutions of TODOs numbered below N.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        todo: u32,
+        /// Regenerate over edited files (each is kept as FILE.orig).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write editor support into each task folder: rust-project.json (rust-analyzer) for
+    /// Rust tasks, compile_commands.json (clangd) for C tasks.
+    Ide {
+        #[command(flatten)]
+        sel: Sel,
+        /// For the reference solutions (templates/) instead of skels/.
+        #[arg(long)]
+        solution: bool,
+    },
+    /// Build the lab kernel's Rust documentation (once per kernel) and print where the items
+    /// the selected labs use are documented.
+    Doc {
+        #[command(flatten)]
+        sel: Sel,
+        /// Open the documentation in a browser.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Build the modules and test programs of the selected tasks.
+    Build {
+        #[command(flatten)]
+        sel: Sel,
+        /// Build the reference solutions (templates/) instead of skels/.
+        #[arg(long)]
+        solution: bool,
+    },
+    /// Build, then write the guest root image with the selected tasks' files.
+    Copy {
+        #[command(flatten)]
+        sel: Sel,
+        #[arg(long)]
+        solution: bool,
+    },
+    /// Boot the VM with the selected tasks' files under /lab.
+    Boot {
+        #[command(flatten)]
+        sel: Sel,
+        #[arg(long)]
+        solution: bool,
+        /// A shell on the serial console (Ctrl-a x or `poweroff` ends it).
+        #[arg(long)]
+        interactive: bool,
+    },
+    /// Build, copy, boot and run each task's test; compare with the reviewed snapshots.
+    Check {
+        #[command(flatten)]
+        sel: Sel,
+        /// Check the reference solutions (templates/) instead of skels/.
+        #[arg(long)]
+        solution: bool,
+        /// Keep running: check again each task whose files change (Ctrl-C to stop).
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Load and unload each task's modules many times in one VM (its stress.sh); check for leaks.
+    Stress {
+        #[command(flatten)]
+        sel: Sel,
+        #[arg(long)]
+        solution: bool,
+        /// Load/unload cycles per task.
+        #[arg(long, default_value_t = 100)]
+        cycles: u32,
+    },
+    /// (Instructors) record the reference solutions' runs as the reviewed snapshots, then
+    /// lint the rubric: each check's block in its snapshot, none passing on the skeleton.
+    Bless {
+        #[command(flatten)]
+        sel: Sel,
+    },
+    /// (Graders) grade student submissions: folders, .tar.gz or .zip of their skels/<lab>/.
+    Grade {
+        /// The lab the submissions are for.
+        #[arg(long)]
+        lab: String,
+        /// Submission folders or archives.
+        #[arg(value_name = "SUBMISSION")]
+        submissions: Vec<PathBuf>,
+        /// Where results go (a folder per submission, scores.csv).
+        #[arg(long, default_value = "target/klab/grades")]
+        out: PathBuf,
+        /// Submissions graded in parallel (one VM each).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Grade only shard I of N (also read from CI_NODE_INDEX/CI_NODE_TOTAL or JOB_COMPLETION_INDEX).
+        #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+        shard: Option<klab::grade::shard::Shard>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: klab::grade::Format,
+        /// Join the results of earlier (sharded) runs found in these folders instead of grading.
+        #[arg(long, value_name = "DIR", num_args = 1..)]
+        merge: Vec<PathBuf>,
+        /// Seed of the lab parameters drawn for each submission (default: random). Results
+        /// record it: the same seed and submission name draw the same values again.
+        #[arg(long, value_name = "SEED")]
+        seed: Option<u64>,
+    },
+    /// Print per-phase timings for one task and for whole labs.
+    Bench {
+        /// Instead: grade N copies of a lab's reference solutions (2 jobs) and print throughput.
+        #[arg(long, value_name = "N")]
+        grade: Option<usize>,
+        /// The lab for --grade.
+        #[arg(long, default_value = "networking-c")]
+        lab: String,
+        /// Instead: only compare the lean and the debug kernel (build time, VM start, one task).
+        #[arg(long, conflicts_with = "grade")]
+        profiles: bool,
+        /// Instead: only measure what the build sandbox costs on a task build.
+        #[arg(long, conflicts_with_all = ["grade", "profiles"])]
+        sandbox: bool,
+    },
+    /// Provision everything, then run the test suite (`cargo test --workspace`).
+    Test,
+}
+
+#[derive(Subcommand)]
+pub enum KernelAction {
+    /// Build the lab kernel (if not cached).
+    Build,
+    /// Show the cache key, folder and state.
+    Info,
+    /// Remove every cached kernel.
+    Clean,
+    /// Boot with KUnit on and report the kernel's Rust doctests (KTAP on the console).
+    Doctests,
+    /// Write the built lab kernel (what module builds need, and the bzImage) to a .tar.gz.
+    Export {
+        /// The pack to write, e.g. klab-kernel.tar.gz.
+        file: PathBuf,
+    },
+    /// Install a pack from `kernel export` into the cache instead of building (same inputs only).
+    Import {
+        file: PathBuf,
+        /// Replace a kernel already cached for this key.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub fn parse_shard(text: &str) -> Result<klab::grade::shard::Shard> {
+    klab::grade::shard::Shard::parse(text)
+}
+
+impl Command {
+    /// Whether the command builds or boots (the host's tools are checked first).
+    pub fn needs_tools(&self) -> bool {
+        !matches!(
+            self,
+            Command::Skels { .. }
+                | Command::Kernel {
+                    action: KernelAction::Info | KernelAction::Clean
+                }
+        ) && !matches!(self, Command::Grade { merge, .. } if !merge.is_empty())
+    }
+}
