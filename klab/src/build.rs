@@ -14,14 +14,14 @@ use crate::build::sandbox::{Finished, Job, Limits, Sandbox};
 use crate::kernel::KernelTree;
 use crate::lab::manifest::{Program, TaskManifest};
 use crate::lab::selection::Selected;
-use crate::paths::Paths;
+use crate::paths::{Origin, Paths, RunLabel};
 use anyhow::{Context, Result};
 
 /// Where a build takes its sources from.
 #[derive(Debug, Clone)]
 pub struct SourceRoot {
-    /// `templates` or `skels` (or the folder's own name for `--from`).
-    pub label: String,
+    /// Names the run's stage, image and VM logs.
+    pub label: RunLabel,
     pub dir: PathBuf,
 }
 
@@ -202,7 +202,7 @@ pub fn build_task(
     let src = source.dir.join(&sel.lab.name).join(&sel.task.name);
     let shown = paths.show(&src);
     if !src.is_dir() {
-        let hint = if source.label == "skels" {
+        let hint = if *source.label.origin() == Origin::Skels {
             format!("run `cargo xtask skels {}` to generate it", sel.id())
         } else {
             "check the folder name against the lab manifest".to_owned()
@@ -316,6 +316,11 @@ pub fn build_task(
         );
     }
     files.push(("test.sh".to_owned(), script));
+    // `stress` runs it in the guest; a task without one ships none.
+    let stress = sel.lab.stress_script(task);
+    if stress.is_file() {
+        files.push(("stress.sh".to_owned(), stress));
+    }
     Ok(Ok(BuiltTask {
         files,
         warnings,

@@ -26,9 +26,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::build::sandbox::{Job, Limits, Sandbox};
 use crate::build::SourceRoot;
+use crate::events::{Step, StepKind};
 use crate::kernel::KernelTree;
 use crate::paths::Paths;
-use crate::progress::Step;
 use crate::run::Workspace;
 
 pub const RUST_PROJECT: &str = "rust-project.json";
@@ -56,9 +56,10 @@ pub fn run(ctx: &Workspace, select: &[String], solution: bool) -> Result<bool> {
 /// kernel build is not for `skels` to start).
 pub fn after_skels(ctx: &Workspace, selected: &[Selected]) -> Result<()> {
     let Some(kernel) = ctx.kernel_if_built()? else {
-        eprintln!(
-            "    editor files: the lab kernel is not built yet; once it is (`cargo xtask setup`), \
+        ctx.reporter().note(
+            "editor files: the lab kernel is not built yet; once it is (`cargo xtask setup`), \
              run `cargo xtask ide` (see skels/README.md)"
+                .into(),
         );
         return Ok(());
     };
@@ -71,16 +72,20 @@ fn write_all(
     source: &SourceRoot,
     selected: &[Selected],
 ) -> Result<()> {
-    let step = Step::start(format!(
-        "writing editor files for {} task(s) (the kernel's generators, in the sandbox)",
-        selected.len()
-    ));
+    let step = Step::start(
+        ctx.reporter(),
+        StepKind::Skeletons,
+        format!(
+            "writing editor files for {} task(s) (the kernel's generators, in the sandbox)",
+            selected.len()
+        ),
+    );
     let sandbox = ctx.sandbox()?;
     for sel in selected {
         let written = for_task(&sandbox, &ctx.paths, kernel, source, sel)
             .with_context(|| format!("writing the editor files of {}", sel.id()))?;
         for file in written {
-            eprintln!("    {}", ctx.paths.show(&file));
+            step.tick(&ctx.paths.show(&file));
         }
     }
     step.done();

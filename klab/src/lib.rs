@@ -10,7 +10,9 @@
 //! machines read). [`ops`] holds one entry point per command, each taking an options struct;
 //! `cargo xtask` is a thin face over them.
 
+pub mod atomic_file;
 pub mod build;
+pub mod events;
 pub mod grade;
 pub mod guest;
 pub mod host;

@@ -4,6 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+pub mod label;
+
+pub use label::{Origin, RunLabel};
+
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub root: PathBuf,

@@ -8,3 +8,5 @@ pub mod tasks;
 pub mod workspace;
 
 pub use workspace::{Workspace, WorkspaceOptions};
+pub mod pipeline;
+pub mod pool;

@@ -29,11 +29,21 @@ pub struct Cli {
     /// Use this folder instead of `skels/` for student skeletons.
     #[arg(long, global = true, value_name = "DIR")]
     pub skels_dir: Option<PathBuf>,
+    /// How events are shown: `human` (progress on stderr, verdicts on stdout) or `json` (one
+    /// JSON object per event per line on stdout; schema in docs/events.md).
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
     /// Build without the bubblewrap sandbox (trusted code only; `grade` refuses otherwise).
     #[arg(long, global = true)]
     pub no_sandbox: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageFormat {
+    Human,
+    Json,
 }
 
 #[derive(clap::Args, Clone)]

@@ -3,20 +3,26 @@
 
 mod bench;
 mod cli;
+mod render;
 mod setup;
 mod watch;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Result;
 use clap::Parser;
 use klab::build::sandbox::Policy;
+use klab::events::{json::JsonLines, Reporter};
 use klab::kernel::{self, pack};
 use klab::ops;
+use klab::ops::boot::BootOptions;
+use klab::ops::check::CheckOptions;
+use klab::ops::skels::SkelsOptions;
 use klab::run::tasks::SnapshotMode;
 use klab::run::{Workspace, WorkspaceOptions};
 
-use crate::cli::{Cli, Command, KernelAction};
+use crate::cli::{Cli, Command, KernelAction, MessageFormat};
 
 fn run(cli: Cli) -> Result<bool> {
     let sandbox = match (cli.no_sandbox, &cli.command) {
@@ -24,12 +30,20 @@ fn run(cli: Cli) -> Result<bool> {
         (false, Command::Grade { .. }) => Policy::Required,
         (false, _) => Policy::Preferred,
     };
-    let ws = Workspace::new(&WorkspaceOptions {
+    let reporter: Arc<dyn Reporter> = match cli.message_format {
+        MessageFormat::Json => Arc::new(JsonLines::new(std::io::stdout())),
+        MessageFormat::Human => Arc::new(render::Terminal::new(!matches!(
+            cli.command,
+            Command::Grade { .. }
+        ))),
+    };
+    let options = WorkspaceOptions {
         skels_dir: cli.skels_dir.clone(),
         kernel_tree: cli.kernel_tree.clone(),
         profile: cli.kernel_profile,
         sandbox,
-    })?;
+    };
+    let ws = Workspace::new(&options, reporter)?;
     if cli.command.needs_tools() {
         setup::ensure_tools(&ws.sh, &ws.spec.bindgen)?;
     }
@@ -50,7 +64,14 @@ fn run(cli: Cli) -> Result<bool> {
                 pack::import(&ws.sh, &ws.paths, &ws.spec, ws.profile, file, *force)?
             }
         },
-        Command::Skels { sel, todo, force } => ops::skels::skels(&ws, &sel.select, *todo, *force)?,
+        Command::Skels { sel, todo, force } => ops::skels::skels(
+            &ws,
+            &SkelsOptions {
+                select: sel.select.clone(),
+                todo: *todo,
+                force: *force,
+            },
+        )?,
         Command::Ide { sel, solution } => return klab::ide::run(&ws, &sel.select, *solution),
         Command::Doc { sel, open } => return ops::doc::run(&ws, &sel.select, *open),
         Command::Build { sel, solution } => {
@@ -68,21 +89,32 @@ fn run(cli: Cli) -> Result<bool> {
             sel,
             solution,
             interactive,
-        } => return ops::boot::boot(&ws, &sel.select, *solution, *interactive),
+        } => {
+            let options = BootOptions {
+                select: sel.select.clone(),
+                solution: *solution,
+                interactive: *interactive,
+            };
+            return ops::boot::boot(&ws, &options);
+        }
         Command::Check {
             sel,
             solution,
             watch,
         } => {
-            let mode = if *solution {
-                SnapshotMode::ComparePending
-            } else {
-                SnapshotMode::Compare
+            let options = CheckOptions {
+                select: sel.select.clone(),
+                solution: *solution,
+                mode: if *solution {
+                    SnapshotMode::ComparePending
+                } else {
+                    SnapshotMode::Compare
+                },
             };
             if *watch {
-                return watch::check_watch(&ws, &sel.select, *solution, mode);
+                return watch::check_watch(&ws, options);
             }
-            return ops::check::check(&ws, &sel.select, *solution, mode);
+            return ops::check::check(&ws, &options);
         }
         Command::Stress {
             sel,
@@ -112,7 +144,7 @@ fn run(cli: Cli) -> Result<bool> {
                 format: *format,
                 seed: *seed,
             };
-            return klab::grade::run(&ws, opts);
+            return klab::grade::grade(&ws, &opts);
         }
         Command::Bench {
             grade,

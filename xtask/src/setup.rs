@@ -189,7 +189,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
     let step = Step::start("checking tools and the lab kernel");
     ensure_editor_tools(&ws.sh)?;
     let kernel = ws.kernel()?;
-    accel::reprobe(&ws.paths, &kernel);
+    accel::reprobe(&ws.paths, &kernel, ws.reporter());
     step.done();
     println!("ready: lab kernel at {}", kernel.dir.display());
     Ok(())
@@ -206,7 +206,7 @@ pub fn test(ws: &Workspace) -> Result<bool> {
     ensure_editor_tools(&ws.sh)?;
     let kernel = ws.kernel()?;
     // Probe KVM once here, not in each of the suite's parallel VM tests.
-    accel::resolve(&ws.paths, &kernel);
+    accel::resolve(&ws.paths, &kernel, ws.reporter());
     // The suite reads its JUnit report with a real JUnit consumer.
     if cmd!(ws.sh, "python3 -c 'import junitparser'")
         .quiet()

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
-use klab::run::tasks::SnapshotMode;
+use klab::ops::check::CheckOptions;
 use klab::run::Workspace;
 
 /// What a file looked like: enough to notice an edit.
@@ -73,23 +73,18 @@ pub fn snapshot(folders: &[(String, PathBuf)]) -> Vec<(String, FolderState)> {
 }
 
 /// `check --watch`: check the selection, then each task again whenever its folder changes.
-pub fn check_watch(
-    ctx: &Workspace,
-    select: &[String],
-    solution: bool,
-    mode: SnapshotMode,
-) -> Result<bool> {
-    let source = ctx.source(solution);
+pub fn check_watch(ctx: &Workspace, mut options: CheckOptions) -> Result<bool> {
+    let source = ctx.source(options.solution);
     let folders: Vec<(String, PathBuf)> = ctx
-        .select(select)?
+        .select(&options.select)?
         .iter()
         .map(|s| (s.id(), source.dir.join(&s.lab.name).join(&s.task.name)))
         .collect();
     let mut state = snapshot(&folders);
-    let mut ids: Vec<String> = folders.iter().map(|(id, _)| id.clone()).collect();
+    options.select = folders.iter().map(|(id, _)| id.clone()).collect();
     loop {
         // A failed build or check is a result to show, not a reason to stop watching.
-        if let Err(e) = klab::ops::check::check(ctx, &ids, solution, mode) {
+        if let Err(e) = klab::ops::check::check(ctx, &options) {
             eprintln!("error: {e:#}");
         }
         println!(
@@ -97,7 +92,7 @@ pub fn check_watch(
             folders.len(),
             ctx.paths.show(&source.dir)
         );
-        ids = loop {
+        options.select = loop {
             std::thread::sleep(POLL);
             if klab::run::interrupt::requested() {
                 return Ok(true);

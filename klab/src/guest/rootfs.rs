@@ -147,16 +147,11 @@ pub const LAB_DISK_BYTES: u64 = 64 << 20;
 /// Writes `bytes` to `path` atomically, padded with zeros (a sparse tail) to `len`.
 fn write_padded(path: &Path, bytes: &[u8], len: u64) -> Result<()> {
     // Several klab processes (parallel tests, CI jobs) may write the same shared file.
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_extension(format!("{}-{n}.tmp", std::process::id()));
-    let mut file =
-        std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-    std::io::Write::write_all(&mut file, bytes)?;
-    file.set_len(len)?;
-    drop(file);
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    crate::atomic_file::write_with(path, |file| {
+        std::io::Write::write_all(file, bytes)?;
+        file.set_len(len)?;
+        Ok(())
+    })
 }
 
 /// `target/klab/initrd-base.cpio`: the base alone, which the saved guest booted from.

@@ -21,6 +21,7 @@ use crate::vm::qemu::{kernel_cmdline, ShellPort, VmImage};
 use crate::vm::session::VmSession;
 use anyhow::{anyhow, Context, Result};
 
+use crate::events::Reporter;
 use crate::paths::Paths;
 
 /// Bump when the saved state's meaning changes (guest protocol, disk layout).
@@ -28,10 +29,6 @@ const STATE_FORMAT: u32 = 1;
 
 /// Saved states kept side by side: one per kernel profile, and a spare.
 const KEPT_STATES: usize = 3;
-
-/// Threads of this process (grading workers) wait here for each other, so that the file
-/// lock's "waiting for another process" is only said of another process.
-static MAKING: Mutex<()> = Mutex::new(());
 
 /// A saved state, and a shared lock on it held while this process may resume it.
 #[derive(Debug, Clone)]
@@ -42,15 +39,24 @@ pub struct SavedState {
 
 /// The saved state for `base` (the base initramfs and the empty lab disk), made now by
 /// booting and saving a guest if there is none yet.
-pub fn saved_state(paths: &Paths, base: &VmImage, timeout: Duration) -> Result<SavedState> {
+///
+/// `one_thread`: threads of this process (grading workers) wait there for each other, so
+/// that the file lock's "waiting for another process" is only said of another process.
+pub fn saved_state(
+    paths: &Paths,
+    base: &VmImage,
+    timeout: Duration,
+    one_thread: &Mutex<()>,
+    reporter: &dyn Reporter,
+) -> Result<SavedState> {
     let dir = paths.out.join("vmstate");
     let path = dir.join(format!("{:016x}.state", state_key(base)?));
     if let Some(held) = hold(&path)? {
         return Ok(held);
     }
-    let _one_thread = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    let _one_thread = one_thread.lock().unwrap_or_else(|e| e.into_inner());
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let _one_process = lock_exclusive(&dir.join("make.lock"))?;
+    let _one_process = lock_exclusive(&dir.join("make.lock"), reporter)?;
     if let Some(held) = hold(&path)? {
         return Ok(held);
     }
@@ -86,7 +92,7 @@ fn same_file(file: &File, path: &Path) -> bool {
     }
 }
 
-fn lock_exclusive(path: &Path) -> Result<File> {
+fn lock_exclusive(path: &Path, reporter: &dyn Reporter) -> Result<File> {
     let lock = File::options()
         .create(true)
         .truncate(false)
@@ -96,7 +102,7 @@ fn lock_exclusive(path: &Path) -> Result<File> {
     match lock.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            eprintln!("==> another klab process is saving the guest; waiting for it");
+            reporter.note("another klab process is saving the guest; waiting for it".into());
             lock.lock()
                 .with_context(|| format!("locking {}", path.display()))?;
         }
@@ -273,7 +279,7 @@ mod tests {
     fn the_make_lock_excludes_a_second_holder() {
         let dir = tempfile::tempdir().unwrap();
         let lock = dir.path().join("make.lock");
-        let first = lock_exclusive(&lock).unwrap();
+        let first = lock_exclusive(&lock, &crate::events::Silent).unwrap();
         let second = File::options().write(true).open(&lock).unwrap();
         assert!(matches!(second.try_lock(), Err(TryLockError::WouldBlock)));
         drop(first);

@@ -50,14 +50,9 @@ impl Snapshot {
         }
     }
 
-    /// Writes atomically (temp file + rename) so a crash never leaves half a snapshot.
+    /// Writes atomically, so a crash never leaves half a snapshot.
     pub fn write(&self, path: &Path, source: &str, expression: &str) -> Result<()> {
-        let dir = path.parent().context("snapshot path has no folder")?;
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, self.to_file_text(source, expression))
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+        crate::atomic_file::write(path, self.to_file_text(source, expression).as_bytes())
     }
 }
 

@@ -11,6 +11,7 @@ use crate::lab::markers::{skeletonize, SourceKind};
 use crate::lab::selection::Selected;
 use anyhow::{bail, Context, Result};
 
+use crate::events::Reporter;
 use crate::kernel::fnv64;
 use crate::paths::Paths;
 
@@ -86,7 +87,13 @@ fn hash(bytes: &[u8]) -> String {
     format!("{:016x}", fnv64(&[bytes]))
 }
 
-pub fn generate(paths: &Paths, selected: &[Selected], keep_below: u32, force: bool) -> Result<()> {
+pub fn generate(
+    paths: &Paths,
+    selected: &[Selected],
+    keep_below: u32,
+    force: bool,
+    reporter: &dyn Reporter,
+) -> Result<()> {
     // Validate every template before writing anything.
     let mut plans = Vec::new();
     for sel in selected {
@@ -127,11 +134,11 @@ pub fn generate(paths: &Paths, selected: &[Selected], keep_below: u32, force: bo
                 let mut backup = p.dest.clone().into_os_string();
                 backup.push(".orig");
                 std::fs::rename(&p.dest, &backup)?;
-                eprintln!(
-                    "    kept your edited {} as {}.orig",
+                reporter.note(format!(
+                    "kept your edited {} as {}.orig",
                     paths.show(&p.dest),
                     paths.show(&p.dest)
-                );
+                ));
             }
             if std::fs::read(&p.dest).ok().as_deref() != Some(&p.content[..]) {
                 std::fs::write(&p.dest, &p.content)
@@ -141,7 +148,7 @@ pub fn generate(paths: &Paths, selected: &[Selected], keep_below: u32, force: bo
             stamp.insert(rel, hash(&p.content));
         }
         std::fs::write(dir.join(STAMP), serde_json::to_string_pretty(&stamp)?)?;
-        eprintln!("    {}: {} files", paths.show(&dir), planned.len());
+        reporter.note(format!("{}: {} files", paths.show(&dir), planned.len()));
     }
     Ok(())
 }

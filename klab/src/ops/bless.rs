@@ -15,16 +15,30 @@ use crate::lab::selection::Selected;
 use anyhow::Result;
 
 use crate::build::SourceRoot;
-use crate::progress::Step;
-use crate::run::tasks::{self, RunOptions, SnapshotMode, VmPolicy};
+use crate::events::{Step, StepKind};
+use crate::ops::check::{check, CheckOptions};
+use crate::paths::RunLabel;
+use crate::run::pipeline::Start;
+use crate::run::tasks::{SnapshotMode, VmPolicy};
 use crate::run::Workspace;
 
 /// Runs `bless` on the selection; `Ok(false)` when a task was not recorded or a check's
 /// block is not in its snapshot.
 pub fn run(ctx: &Workspace, select: &[String]) -> Result<bool> {
-    let recorded = crate::ops::check::check(ctx, select, true, SnapshotMode::Accept)?;
+    let recorded = check(
+        ctx,
+        &CheckOptions {
+            select: select.to_vec(),
+            solution: true,
+            mode: SnapshotMode::Accept,
+        },
+    )?;
     let selected = ctx.select(select)?;
-    let step = Step::start("checking the rubric against the snapshots just recorded");
+    let step = Step::start(
+        ctx.reporter(),
+        StepKind::Judge,
+        "checking the rubric against the snapshots just recorded",
+    );
     let mut errors = Vec::new();
     let mut rubrics = Vec::new();
     for s in &selected {
@@ -35,19 +49,19 @@ pub fn run(ctx: &Workspace, select: &[String]) -> Result<bool> {
     }
     step.done();
     for error in &errors {
-        println!("error: {error}");
+        ctx.reporter().note(format!("error: {error}"));
     }
     let weak = skeleton_passes(ctx, &rubrics)?;
     for (id, check) in &weak {
-        println!(
-            "warning: {id}: check `{check}` passes on the skeleton: it cannot tell a solved task from an unsolved one"
-        );
+        ctx.reporter().warning(format!(
+            "{id}: check `{check}` passes on the skeleton: it cannot tell a solved task from an unsolved one"
+        ));
     }
-    println!(
+    ctx.reporter().note(format!(
         "rubric: {} error(s), {} check(s) that the skeleton passes",
         errors.len(),
         weak.len()
-    );
+    ));
     Ok(recorded && errors.is_empty())
 }
 
@@ -70,31 +84,31 @@ fn skeleton_passes(
     let _ = std::fs::remove_dir_all(&scratch.0);
     let mut paths = ctx.paths.clone();
     paths.skels = scratch.0.clone();
-    let step = Step::start(format!(
-        "generating the skeleton of {} task(s), as `cargo xtask skels` does",
-        selected.len()
-    ));
-    crate::lab::skeletons::generate(&paths, &selected, 1, false)?;
+    let step = Step::start(
+        ctx.reporter(),
+        StepKind::Skeletons,
+        format!(
+            "generating the skeleton of {} task(s), as `cargo xtask skels` does",
+            selected.len()
+        ),
+    );
+    crate::lab::skeletons::generate(&paths, &selected, 1, false, ctx.reporter())?;
     step.done();
     let kernel = ctx.kernel()?;
     let source = SourceRoot {
-        label: ctx.profile_label("bless-skeleton"),
+        label: ctx.profile_label(RunLabel::own("bless-skeleton")),
         dir: scratch.0.clone(),
     };
-    let prepared = ctx.build_all(&kernel, &source, selected)?;
-    let files = ctx.copy(&source, &prepared)?;
-    let launch = ctx.launch(&kernel, &files);
-    let step = Step::start(format!(
-        "running the skeleton of {} task(s), as `grade` would",
-        prepared.len()
-    ));
-    let how = RunOptions {
-        mode: SnapshotMode::Compare,
-        policy: VmPolicy::FreshPerTask,
-        print: false,
-    };
-    let sandbox = ctx.sandbox()?;
-    let verdicts = tasks::run_tasks(&ctx.paths, &sandbox, &source, &launch, &prepared, how, None)?;
+    let mut staged = ctx.stage(&kernel, source, selected, Start::Harness)?;
+    let step = Step::start(
+        ctx.reporter(),
+        StepKind::Judge,
+        format!(
+            "running the skeleton of {} task(s), as `grade` would",
+            staged.tasks.len()
+        ),
+    );
+    let verdicts = staged.run(ctx, SnapshotMode::Compare, VmPolicy::FreshPerTask)?;
     step.done();
     let mut passing = Vec::new();
     for ((sel, rubric), verdict) in rubrics.iter().zip(&verdicts) {

@@ -4,17 +4,35 @@
 use anyhow::{Context, Result};
 use xshell::cmd;
 
-use crate::progress::Step;
+use crate::events::{Step, StepKind};
+use crate::run::pipeline::Start;
 use crate::run::tasks;
 use crate::run::Workspace;
 use crate::vm::qemu::{qemu_args, ShellPort};
 use crate::vm::session::VmSession;
 
-pub fn boot(ctx: &Workspace, select: &[String], solution: bool, interactive: bool) -> Result<bool> {
-    let (_, _, launch) = super::check::build_and_copy(ctx, select, solution, Some("boot"))?;
-    let image = launch.cold;
-    if interactive {
-        eprintln!("==> booting ({}); in the guest: cd /lab/<lab>/<task>; leave with `poweroff` or Ctrl-a x", image.accel.name());
+/// What to boot.
+#[derive(Debug, Clone)]
+pub struct BootOptions {
+    pub select: Vec<String>,
+    pub solution: bool,
+    /// A shell on the terminal for a person, instead of a check that the guest answers.
+    pub interactive: bool,
+}
+
+pub fn boot(ctx: &Workspace, options: &BootOptions) -> Result<bool> {
+    let selected = ctx.select(&options.select)?;
+    let kernel = ctx.kernel()?;
+    // Its own stage and image, so a student's VM never races a running `check`.
+    let mut source = ctx.source(options.solution);
+    source.label = source.label.for_boot();
+    let staged = ctx.stage(&kernel, source, selected, Start::Booted)?;
+    let image = staged.launch.cold;
+    if options.interactive {
+        ctx.reporter().note(format!(
+            "booting ({}); in the guest: cd /lab/<lab>/<task>; leave with `poweroff` or Ctrl-a x",
+            image.accel.name()
+        ));
         let args = qemu_args(&image, &ShellPort::Interactive);
         let qemu = &image.qemu;
         // QEMU must own the terminal (raw mode, Ctrl-a escapes): hand it our stdin as is.
@@ -25,10 +43,14 @@ pub fn boot(ctx: &Workspace, select: &[String], solution: bool, interactive: boo
             .context("starting QEMU")?;
         return Ok(status.success());
     }
-    let step = Step::start(format!(
-        "booting the VM ({}) to its shell prompt",
-        image.accel.name()
-    ));
+    let step = Step::start(
+        ctx.reporter(),
+        StepKind::Vm,
+        format!(
+            "booting the VM ({}) to its shell prompt",
+            image.accel.name()
+        ),
+    );
     let run_dir = ctx.paths.out.join("runs/boot");
     let mut vm = VmSession::boot(&image, &run_dir, tasks::BOOT_TIMEOUT)
         .map_err(|e| anyhow::anyhow!("{e}; see {}", run_dir.join("console.log").display()))?;

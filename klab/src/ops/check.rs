@@ -1,98 +1,61 @@
-//! `check` (and `bless`'s recording): build, copy, boot, run each task's test, judge.
+//! `check` and `bless`'s recording: the selection through the pipeline, one VM reused while
+//! healthy, each verdict reported as it comes, then a summary.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::build::SourceRoot;
-use crate::progress::Step;
-use crate::run::tasks::{self, Prepared, SnapshotMode};
+use crate::events::Event;
+use crate::judge::verdict::TaskVerdict;
+use crate::run::pipeline::Start;
+use crate::run::tasks::{SnapshotMode, VmPolicy};
 use crate::run::Workspace;
-use crate::vm::launch::{self, Launch};
 
-/// build → copy: the selected tasks built and how to start their VMs.
-pub fn build_and_copy<'a>(
-    ctx: &'a Workspace,
-    select: &[String],
-    solution: bool,
-    label_prefix: Option<&str>,
-) -> Result<(SourceRoot, Vec<Prepared<'a>>, Launch)> {
-    let selected = ctx.select(select)?;
-    let kernel = ctx.kernel()?;
-    let source = ctx.source(solution);
-    // `boot` gets its own stage and image, so a student's VM never races a running `check`.
-    let source = match label_prefix {
-        Some(prefix) => SourceRoot {
-            label: format!("{prefix}-{}", source.label),
-            dir: source.dir,
-        },
-        None => source,
-    };
-    let prepared = ctx.build_all(&kernel, &source, selected)?;
-    let files = ctx.copy(&source, &prepared)?;
-    // A person's VM boots (a saved guest has no console shell).
-    let launch = match label_prefix {
-        Some(_) => Launch {
-            cold: ctx.image(&kernel, files.initrd.clone()),
-            fast: None,
-            profile: kernel.profile,
-        },
-        None => ctx.launch(&kernel, &files),
-    };
-    Ok((source, prepared, launch))
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// `LAB` or `LAB/TASK` words; none: `$LABS`, else every lab.
+    pub select: Vec<String>,
+    /// The reference solutions (templates/) instead of skels/.
+    pub solution: bool,
+    /// Compare, compare and write pending snapshots, or accept (`bless`).
+    pub mode: SnapshotMode,
 }
 
-pub fn check(
-    ctx: &Workspace,
-    select: &[String],
-    solution: bool,
-    mode: SnapshotMode,
-) -> Result<bool> {
-    let selected = ctx.select(select)?;
-    let kernel = ctx.kernel()?;
-    let source = ctx.source(solution);
-    // The first VM resumes while the tasks build: the two overlap.
-    let early = ctx.resume_early(&kernel, &source);
-    let built = ctx
-        .build_all(&kernel, &source, selected)
-        .and_then(|prepared| Ok((ctx.copy(&source, &prepared)?, prepared)));
-    let (files, prepared) = match built {
-        Ok(built) => built,
-        Err(e) => {
-            if let Some(early) = early {
-                early.cancel();
-            }
-            return Err(e);
-        }
+/// Checks the selection; `Ok(true)` when every task passed.
+pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<bool> {
+    let selected = ws.select(&options.select)?;
+    let kernel = ws.kernel()?;
+    let source = ws.source(options.solution);
+    let mut staged = ws.stage(&kernel, source, selected, Start::Overlapped)?;
+    let verdicts = staged.run(ws, options.mode, VmPolicy::Reuse)?;
+    let command = match options.mode {
+        SnapshotMode::Accept => "bless",
+        SnapshotMode::Compare | SnapshotMode::ComparePending => "check",
     };
-    let launch = ctx.launch(&kernel, &files);
-    let first = early.and_then(launch::Early::finish);
-    let step = Step::start(format!(
-        "running {} task(s) in the VM ({}, {})",
-        prepared.len(),
-        launch.cold.accel.name(),
-        if launch.fast.is_some() {
-            "resumed from the saved guest"
-        } else {
-            "booted"
-        }
-    ));
-    let how = tasks::RunOptions {
-        mode,
-        policy: tasks::VmPolicy::Reuse,
-        print: true,
-    };
-    let sandbox = ctx.sandbox()?;
-    let verdicts = tasks::run_tasks(
-        &ctx.paths, &sandbox, &source, &launch, &prepared, how, first,
-    )?;
-    step.done();
-    let what = if mode == SnapshotMode::Accept {
-        "bless"
-    } else {
-        "check"
-    };
-    let ok = tasks::summarize(&ctx.paths, &verdicts, what);
-    if mode == SnapshotMode::Accept {
-        println!("snapshots written under labs/*/snapshots/: review them with `git diff` before committing");
+    let ok = summarize(ws, &verdicts, command);
+    if options.mode == SnapshotMode::Accept {
+        ws.reporter().note(
+            "snapshots written under labs/*/snapshots/: review them with `git diff` before committing"
+                .into(),
+        );
     }
     Ok(ok)
+}
+
+/// Reports the closing summary; whether everything passed.
+fn summarize(ws: &Workspace, verdicts: &[TaskVerdict], command: &str) -> bool {
+    let passed = verdicts.iter().filter(|v| v.passed()).count();
+    let logs: BTreeSet<PathBuf> = verdicts
+        .iter()
+        .filter_map(|v| v.console_log.clone())
+        .collect();
+    ws.reporter().report(Event::Summary {
+        command: command.into(),
+        passed,
+        total: verdicts.len(),
+        console_logs: logs.iter().map(|l| ws.paths.show(l)).collect(),
+    });
+    passed == verdicts.len()
 }

@@ -1,58 +1,78 @@
 //! `kernel doctests`: boot the lab kernel with KUnit on and count the Rust doctests' KTAP.
+//! Reported as one verdict, `kernel/doctests`.
+
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use crate::build::SourceRoot;
-use crate::progress::Step;
+use crate::events::{Event, Step, StepKind, VerdictEvent};
+use crate::judge::ktap;
+use crate::paths::RunLabel;
+use crate::run::pipeline::Start;
 use crate::run::tasks;
 use crate::run::Workspace;
+use crate::vm::console::FaultWatch;
+use crate::vm::session::VmSession;
 
-/// Boots the lab kernel with KUnit enabled and reads the doctests' KTAP from the console.
-pub fn doctests(ctx: &Workspace) -> Result<bool> {
-    let kernel = ctx.kernel()?;
+/// Boots the lab kernel with KUnit enabled and reads the doctests' KTAP from the kernel log.
+pub fn doctests(ws: &Workspace) -> Result<bool> {
+    let started = Instant::now();
+    let kernel = ws.kernel()?;
     // Its own image (no lab files), so a concurrent `check --solution` keeps its own.
     let source = SourceRoot {
-        label: "doctests".into(),
-        dir: ctx.paths.templates.clone(),
+        label: RunLabel::own("doctests"),
+        dir: ws.paths.templates.clone(),
     };
-    let files = ctx.copy(&source, &[])?;
-    let mut image = ctx.image(&kernel, files.initrd);
+    let staged = ws.stage(&kernel, source, vec![], Start::Booted)?;
+    let mut image = staged.launch.cold;
     image.kunit = true;
-    let step = Step::start("booting with KUnit on (the kernel crate's doctests run at boot)");
-    let run_dir = ctx.paths.out.join("runs/doctests");
-    let mut vm = crate::vm::session::VmSession::boot(&image, &run_dir, tasks::BOOT_TIMEOUT)
-        .map_err(|e| anyhow::anyhow!("{e}; see {}", run_dir.join("console.log").display()))?;
+    let step = Step::start(
+        ws.reporter(),
+        StepKind::Vm,
+        "booting with KUnit on (the kernel crate's doctests run at boot)",
+    );
+    let run_dir = ws.paths.out.join("runs/doctests");
+    let console_log = run_dir.join("console.log");
+    let mut vm = VmSession::boot(&image, &run_dir, tasks::BOOT_TIMEOUT)
+        .map_err(|e| anyhow::anyhow!("{e}; see {}", console_log.display()))?;
     // `quiet` keeps KTAP (KERN_INFO) off the boot console: read it from the kernel log.
     let log = vm
-        .run_checked("dmesg", std::time::Duration::from_secs(30))
+        .run_checked("dmesg", Duration::from_secs(30))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let console: Vec<String> = log.output.lines().map(str::to_owned).collect();
-    let mut watch = crate::vm::console::FaultWatch::default();
+    let mut watch = FaultWatch::default();
     console.iter().for_each(|line| watch.feed(line));
     let fault = vm.take_fault().or_else(|| watch.take());
     vm.shutdown();
     step.done();
-    let results = crate::judge::ktap::results(console.iter().map(String::as_str));
-    let (suites, passed, failed, skipped, names) = crate::judge::ktap::summary(&results);
-    println!("kunit: {suites} suite(s), {passed} passed, {failed} failed, {skipped} skipped");
-    for name in &names {
-        println!("  not ok: {name}");
-    }
-    if let Some(fault) = fault {
-        println!(
-            "  the kernel reported a {} during the tests:",
+    let results = ktap::results(console.iter().map(String::as_str));
+    let (suites, passed, failed, skipped, names) = ktap::summary(&results);
+    ws.reporter().note(format!(
+        "kunit: {suites} suite(s), {passed} passed, {failed} failed, {skipped} skipped"
+    ));
+    let mut problems: Vec<String> = names.iter().map(|n| format!("not ok: {n}")).collect();
+    if let Some(fault) = &fault {
+        problems.push(format!(
+            "the kernel reported a {} during the tests:",
             fault.kind.describe()
-        );
-        fault
-            .excerpt
-            .iter()
-            .take(20)
-            .for_each(|l| println!("  | {l}"));
-        return Ok(false);
+        ));
+        problems.extend(fault.excerpt.iter().take(20).map(|l| format!("| {l}")));
     }
     if suites == 0 {
-        println!("  no KTAP output: is CONFIG_KUNIT with CONFIG_RUST_KERNEL_DOCTESTS in the kernel? (see {})", run_dir.join("console.log").display());
-        return Ok(false);
+        problems.push(
+            "no KTAP output: is CONFIG_KUNIT with CONFIG_RUST_KERNEL_DOCTESTS in the kernel?"
+                .into(),
+        );
     }
-    Ok(failed == 0)
+    let ok = problems.is_empty() && failed == 0;
+    ws.reporter().report(Event::Verdict(VerdictEvent {
+        task: "kernel/doctests".into(),
+        status: if ok { "PASS" } else { "FAIL" }.into(),
+        duration_secs: started.elapsed().as_secs_f64(),
+        warnings: vec![],
+        explanation: problems.join("\n"),
+        console_log: Some(ws.paths.show(&console_log)),
+    }));
+    Ok(ok)
 }

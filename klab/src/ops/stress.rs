@@ -3,12 +3,15 @@
 //! show that nothing leaks: no kernel report in the log, no socket left in /proc/net/tcp or
 //! /proc/net/udp, no module left loaded.
 
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::vm::console::FaultWatch;
 use crate::vm::session::VmSession;
 use anyhow::{Context, Result};
 
+use crate::events::{Event, VerdictEvent};
+use crate::run::pipeline::Start;
 use crate::run::tasks;
 use crate::run::Workspace;
 
@@ -43,34 +46,24 @@ pub fn run(ctx: &Workspace, select: &[String], solution: bool, cycles: u32) -> R
         anyhow::bail!("none of the selected tasks has a stress.sh (labs/<lab>/<task>/stress.sh)");
     }
     let kernel = ctx.kernel()?;
-    // Its own stage and image: a `check` running beside it keeps its own.
-    let source = ctx.source(solution);
-    let source = crate::build::SourceRoot {
-        label: format!("stress-{}", source.label),
-        dir: source.dir,
-    };
-    let prepared = ctx.build_all(&kernel, &source, selected)?;
-    // The stress scripts travel with the task's files.
-    let mut with_scripts = Vec::new();
-    for p in prepared {
-        let mut built = p
-            .built
-            .map_err(|m| anyhow::anyhow!("{} does not build:\n{m}", p.sel.id()))?;
-        built
-            .files
-            .push(("stress.sh".into(), p.sel.lab.stress_script(p.sel.task)));
-        with_scripts.push(tasks::Prepared::new(p.sel, Ok(built)));
+    // Its own stage and image: a `check` running beside it keeps its own. The stress
+    // scripts travel with the tasks' files.
+    let mut source = ctx.source(solution);
+    source.label = source.label.prefixed("stress");
+    let staged = ctx.stage(&kernel, source, selected, Start::Booted)?;
+    if let Some(failed) = staged.tasks.iter().find(|p| p.built.is_err()) {
+        anyhow::bail!("{} does not build (see its output above)", failed.sel.id());
     }
-    let files = ctx.copy(&source, &with_scripts)?;
-    let image = ctx.image(&kernel, files.initrd);
+    let with_scripts = &staged.tasks;
+    let image = &staged.launch.cold;
     let run_dir = ctx.paths.out.join("runs/stress");
-    let mut vm = VmSession::boot(&image, &run_dir, tasks::BOOT_TIMEOUT)
+    let mut vm = VmSession::boot(image, &run_dir, tasks::BOOT_TIMEOUT)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("booting the stress VM")?;
     let mut all_ok = true;
-    for p in &with_scripts {
+    for p in with_scripts {
         let id = p.sel.id();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let tcp = socket_count(&mut vm, "tcp")?;
         let udp = socket_count(&mut vm, "udp")?;
         vm.run_checked("dmesg -c >/dev/null", Duration::from_secs(15))
@@ -91,11 +84,8 @@ pub fn run(ctx: &Workspace, select: &[String], solution: bool, cycles: u32) -> R
             )),
             Err(e) => {
                 problems.push(format!("{e}"));
-                println!("FAIL  {id}: {}", problems.join("; "));
-                println!(
-                    "  kernel console log: {}",
-                    ctx.paths.show(&run_dir.join("console.log"))
-                );
+                ctx.reporter()
+                    .report(stress_verdict(ctx, &id, started, &problems, &run_dir));
                 return Ok(false);
             }
         }
@@ -124,17 +114,34 @@ pub fn run(ctx: &Workspace, select: &[String], solution: bool, cycles: u32) -> R
             problems.push(format!("modules still loaded: {}", modules.output.trim()));
         }
         if problems.is_empty() {
-            println!(
-                "PASS  {id}: {cycles} load/unload cycles in {:.1} s; no kernel report, tcp {tcp} -> {tcp_after}, udp {udp} -> {udp_after} sockets",
-                started.elapsed().as_secs_f64()
-            );
-        } else {
-            all_ok = false;
-            println!("FAIL  {id}: {}", problems.join("; "));
+            ctx.reporter().note(format!(
+                "{id}: {cycles} load/unload cycles; no kernel report, tcp {tcp} -> {tcp_after}, udp {udp} -> {udp_after} sockets"
+            ));
         }
+        all_ok &= problems.is_empty();
+        ctx.reporter()
+            .report(stress_verdict(ctx, &id, started, &problems, &run_dir));
     }
     vm.shutdown();
     Ok(all_ok)
+}
+
+/// A task's stress result, reported as a verdict: PASS, or FAIL with its problems.
+fn stress_verdict(
+    ws: &Workspace,
+    id: &str,
+    started: Instant,
+    problems: &[String],
+    run_dir: &Path,
+) -> Event {
+    Event::Verdict(VerdictEvent {
+        task: id.to_owned(),
+        status: if problems.is_empty() { "PASS" } else { "FAIL" }.into(),
+        duration_secs: started.elapsed().as_secs_f64(),
+        warnings: vec![],
+        explanation: problems.join("\n"),
+        console_log: Some(ws.paths.show(&run_dir.join("console.log"))),
+    })
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::build::{self, SourceRoot};
+use crate::events::{Step, StepKind};
 use crate::guest::{rootfs, saved_guest};
 use crate::kernel::KernelTree;
-use crate::progress::Step;
 use crate::run::tasks::{self, Prepared};
 use crate::run::workspace::Workspace;
 use crate::vm::accel;
@@ -30,16 +30,20 @@ impl Workspace {
     /// Writes the guest's files for the tasks that built: the initramfs that boots with them,
     /// and the lab disk a restored guest loads them from.
     pub fn copy(&self, source: &SourceRoot, prepared: &[Prepared]) -> Result<GuestFiles> {
-        let step = Step::start("writing the guest root (cpio initramfs)");
+        let step = Step::start(
+            self.reporter(),
+            StepKind::Image,
+            "writing the guest root (cpio initramfs)",
+        );
         let base = self.base()?;
         let built: Vec<(String, &build::BuiltTask)> = prepared
             .iter()
             .filter_map(|p| p.built.as_ref().ok().map(|b| (p.sel.id(), b)))
             .collect();
         let lab = rootfs::lab_archive(&built)?;
-        let initrd = rootfs::write_initrd(&self.paths, &source.label, &base, &lab)?;
+        let initrd = rootfs::write_initrd(&self.paths, source.label.as_str(), &base, &lab)?;
         let base_initrd = rootfs::write_base_initrd(&self.paths, &base)?;
-        let lab_disk = rootfs::write_lab_disk(&self.paths, &source.label, &lab)?;
+        let lab_disk = rootfs::write_lab_disk(&self.paths, source.label.as_str(), &lab)?;
         step.tick(&format!(
             "{} ({:.1} MB)",
             self.paths.show(&initrd),
@@ -72,12 +76,12 @@ impl Workspace {
         if !launch::fast_path_wanted() {
             return None;
         }
-        let disk = rootfs::lab_disk_path(&self.paths, &source.label);
+        let disk = rootfs::lab_disk_path(&self.paths, source.label.as_str());
         let files = (|| -> Result<GuestFiles> {
             let base_initrd = rootfs::write_base_initrd(&self.paths, &self.base()?)?;
             // The disk must exist, at its size, when QEMU opens it.
             if std::fs::metadata(&disk).map(|m| m.len()).ok() != Some(rootfs::LAB_DISK_BYTES) {
-                rootfs::write_lab_disk(&self.paths, &source.label, &[])?;
+                rootfs::write_lab_disk(&self.paths, source.label.as_str(), &[])?;
             }
             Ok(GuestFiles {
                 initrd: base_initrd.clone(),
@@ -104,10 +108,19 @@ impl Workspace {
             // Also for the debug profile: KASAN's shadow (1/8) fits, and every kmemleak scan
             // walks each page's `struct page`, so more memory costs time after every task.
             memory_mb: 256,
-            accel: accel::resolve(&self.paths, kernel),
+            accel: accel::resolve(&self.paths, kernel, self.reporter()),
             kunit: false,
             lab_disk: None,
         }
+    }
+
+    /// VMs that boot, the lab's files in their initramfs (no saved guest).
+    pub fn boot_only(&self, kernel: &KernelTree, files: &GuestFiles) -> Launch {
+        Launch::new(
+            self.image(kernel, files.initrd.clone()),
+            None,
+            kernel.profile,
+        )
     }
 
     /// How this run's VMs start: restored from the saved guest (made on first use) unless
@@ -118,18 +131,20 @@ impl Workspace {
             (Some(disk), true) => self.restore_for(kernel, files, disk),
             _ => None,
         };
-        Launch {
-            cold,
-            fast,
-            profile: kernel.profile,
-        }
+        Launch::new(cold, fast, kernel.profile)
     }
 
     fn restore_for(&self, kernel: &KernelTree, files: &GuestFiles, disk: &Path) -> Option<Restore> {
         let saved = (|| -> Result<Restore> {
             let mut base = self.image(kernel, files.base_initrd.clone());
             base.lab_disk = Some(rootfs::empty_lab_disk(&self.paths)?);
-            let saved = saved_guest::saved_state(&self.paths, &base, tasks::BOOT_TIMEOUT)?;
+            let saved = saved_guest::saved_state(
+                &self.paths,
+                &base,
+                tasks::BOOT_TIMEOUT,
+                &self.making_saved_guest,
+                self.reporter(),
+            )?;
             base.lab_disk = Some(disk.to_path_buf());
             Ok(Restore {
                 image: base,
@@ -140,7 +155,8 @@ impl Workspace {
         match saved {
             Ok(restore) => Some(restore),
             Err(e) => {
-                eprintln!("warning: no saved VM to resume ({e:#}); booting instead");
+                self.reporter()
+                    .warning(format!("no saved VM to resume ({e:#}); booting instead"));
                 None
             }
         }

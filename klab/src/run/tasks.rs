@@ -5,7 +5,6 @@
 //! a fresh one, so one broken task never hides the results of the others. Under
 //! [`VmPolicy::FreshPerTask`] (`grade`) every task gets a fresh VM.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::judge::normalize::Normalizer;
@@ -21,10 +20,10 @@ use anyhow::Result;
 
 use crate::build::sandbox::Sandbox;
 use crate::build::SourceRoot;
+use crate::events::{Event, Reporter, VerdictEvent};
 use crate::kernel::profile::Profile;
 use crate::paths::Paths;
-use crate::progress::secs;
-use crate::vm::launch::Launch;
+use crate::vm::launch::{Launch, Started};
 
 /// What to do with a run's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,8 +52,6 @@ pub enum VmPolicy {
 pub struct RunOptions {
     pub mode: SnapshotMode,
     pub policy: VmPolicy,
-    /// Print each verdict as soon as it is known (`check`); graders report at the end.
-    pub print: bool,
 }
 
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -83,24 +80,20 @@ impl<'a> Prepared<'a> {
 ///
 /// `first`: a VM already started for this run (in `runs/<label>/vm-1`), used first. Only
 /// this run's own folder, `runs/<label>`, is emptied first.
+#[allow(clippy::too_many_arguments)]
 pub fn run_tasks(
     paths: &Paths,
     sandbox: &Sandbox,
+    reporter: &dyn Reporter,
     source: &SourceRoot,
     launch: &Launch,
     tasks: &[Prepared],
     how: RunOptions,
     first: Option<VmSession>,
 ) -> Result<Vec<TaskVerdict>> {
-    let RunOptions {
-        mode,
-        policy,
-        print,
-    } = how;
+    let RunOptions { mode, policy } = how;
     let report = |paths: &Paths, v: &TaskVerdict| {
-        if print {
-            report(paths, v)
-        }
+        reporter.report(Event::Verdict(VerdictEvent::of(v, |p| paths.show(p))));
     };
     let runs_dir = paths.work.join("runs").join(&source.label);
     if first.is_none() {
@@ -136,8 +129,15 @@ pub fn run_tasks(
         if session.as_ref().is_none_or(|s| !s.is_alive()) {
             vm_count += 1;
             let run_dir = runs_dir.join(format!("vm-{vm_count}"));
-            match launch.start(&run_dir, BOOT_TIMEOUT) {
-                Ok((s, _)) => session = Some(s),
+            let starting = Instant::now();
+            match launch.start(&run_dir, BOOT_TIMEOUT, reporter) {
+                Ok((s, how)) => {
+                    reporter.report(Event::VmStarted {
+                        resumed: how == Started::Restored,
+                        elapsed_secs: starting.elapsed().as_secs_f64(),
+                    });
+                    session = Some(s);
+                }
                 Err(e) => {
                     let verdict = TaskVerdict {
                         id,
@@ -390,33 +390,4 @@ fn apply_snapshot(
         }
     }
     outcome
-}
-
-/// Prints one verdict as soon as it is known.
-pub fn report(paths: &Paths, v: &TaskVerdict) {
-    println!("{:<12} {:<36} ({})", v.status(), v.id, secs(v.duration));
-    for w in &v.warnings {
-        println!("  warning: {w}");
-    }
-    if !v.passed() {
-        println!("{}", v.explain().trim_end());
-        if let Some(log) = &v.console_log {
-            println!("  kernel console log: {}", paths.show(log));
-        }
-    }
-}
-
-/// The closing summary; returns whether everything passed.
-pub fn summarize(paths: &Paths, verdicts: &[TaskVerdict], what: &str) -> bool {
-    let passed = verdicts.iter().filter(|v| v.passed()).count();
-    let logs: std::collections::BTreeSet<PathBuf> = verdicts
-        .iter()
-        .filter_map(|v| v.console_log.clone())
-        .collect();
-    println!();
-    println!("klab {what}: {passed} of {} tasks passed", verdicts.len());
-    for log in logs {
-        println!("  console log: {}", paths.show(&log));
-    }
-    passed == verdicts.len()
 }

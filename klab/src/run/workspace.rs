@@ -9,10 +9,11 @@ use xshell::Shell;
 
 use crate::build::sandbox;
 use crate::build::SourceRoot;
+use crate::events::Reporter;
 use crate::kernel::{self, profile, KernelTree, SourceSpec};
 use crate::lab::manifest::{self, Lab};
 use crate::lab::selection::{select, Selected};
-use crate::paths::Paths;
+use crate::paths::{Origin, Paths, RunLabel};
 
 /// How a [`Workspace`] is made (`cargo xtask`'s global options).
 #[derive(Debug, Clone, Default)]
@@ -44,12 +45,16 @@ pub struct Workspace {
     /// Whether builds may run without the sandbox, and the sandbox once probed.
     sandbox_policy: sandbox::Policy,
     sandbox: Arc<Mutex<Option<sandbox::Sandbox>>>,
+    /// Held while this process makes the saved guest (its workers wait for each other).
+    pub(crate) making_saved_guest: Arc<Mutex<()>>,
+    /// Where the engine's events go (the face's renderer, JSON lines, a recorder).
+    reporter: Arc<dyn Reporter>,
 }
 
 impl Workspace {
     /// Discovers the repository and its labs. The profile is `options.profile`, else the
     /// course's `klab.toml`, else lean.
-    pub fn new(options: &WorkspaceOptions) -> Result<Workspace> {
+    pub fn new(options: &WorkspaceOptions, reporter: Arc<dyn Reporter>) -> Result<Workspace> {
         let paths = Paths::discover(options.skels_dir.as_deref())?;
         let sh = Shell::new()?;
         let spec = SourceSpec::load(&paths)?;
@@ -71,6 +76,8 @@ impl Workspace {
             base_archive: Default::default(),
             sandbox_policy: options.sandbox,
             sandbox: Default::default(),
+            making_saved_guest: Default::default(),
+            reporter,
         })
     }
 
@@ -86,6 +93,8 @@ impl Workspace {
             base_archive: self.base_archive.clone(),
             sandbox_policy: self.sandbox_policy,
             sandbox: self.sandbox.clone(),
+            making_saved_guest: self.making_saved_guest.clone(),
+            reporter: self.reporter.clone(),
         })
     }
 
@@ -95,6 +104,18 @@ impl Workspace {
         let mut ctx = self.worker()?;
         ctx.paths = self.paths.working_in(work);
         Ok(ctx)
+    }
+
+    /// The same workspace reporting to `reporter` (bench records step times).
+    pub fn reporting_to(&self, reporter: Arc<dyn Reporter>) -> Result<Workspace> {
+        let mut ws = self.worker()?;
+        ws.reporter = reporter;
+        Ok(ws)
+    }
+
+    /// Where events go.
+    pub fn reporter(&self) -> &dyn Reporter {
+        &*self.reporter
     }
 
     /// The build sandbox, probed on first use (an error under `grade` if it does not work).
@@ -157,8 +178,8 @@ impl Workspace {
     /// runs over different folders (tests, graders) never share them.
     pub fn source(&self, solution: bool) -> SourceRoot {
         let mut source = self.source_folder(solution);
-        source.label = self.profile_label(&source.label);
-        if source.label.starts_with("skels-") {
+        source.label = self.profile_label(source.label);
+        if let Origin::SkelsDir(_) = source.label.origin() {
             self.prune_gone_skels_dirs();
             let stage = self.paths.out.join("stage").join(&source.label);
             let _ = std::fs::create_dir_all(&stage);
@@ -172,33 +193,33 @@ impl Workspace {
 
     /// `label` for this profile: the debug profile's builds and images are its own, so
     /// switching profiles rebuilds nothing, and lean and debug runs never share files.
-    pub fn profile_label(&self, label: &str) -> String {
+    pub fn profile_label(&self, label: RunLabel) -> RunLabel {
         if self.profile == profile::Profile::Debug && self.kernel_tree.is_none() {
-            format!("{label}-debug")
+            label.on_debug_kernel()
         } else {
-            label.to_owned()
+            label
         }
     }
 
     fn source_folder(&self, solution: bool) -> SourceRoot {
         if solution {
             return SourceRoot {
-                label: "templates".into(),
+                label: RunLabel::new(Origin::Templates),
                 dir: self.paths.templates.clone(),
             };
         }
         let dir = self.paths.skels.clone();
         if dir == self.paths.root.join("skels") {
             return SourceRoot {
-                label: "skels".to_owned(),
+                label: RunLabel::new(Origin::Skels),
                 dir,
             };
         }
-        let label = format!(
-            "skels-{:08x}",
-            kernel::fnv64(&[dir.as_os_str().as_encoded_bytes()]) as u32
-        );
-        SourceRoot { label, dir }
+        let hash = kernel::fnv64(&[dir.as_os_str().as_encoded_bytes()]) as u32;
+        SourceRoot {
+            label: RunLabel::new(Origin::SkelsDir(hash)),
+            dir,
+        }
     }
 
     /// Build files of `--skels-dir` folders that no longer exist (tests' temporary folders)
@@ -213,7 +234,7 @@ impl Workspace {
                 continue;
             };
             let source = std::path::PathBuf::from(String::from_utf8_lossy(&source).into_owned());
-            if label.starts_with("skels-") && !source.exists() {
+            if RunLabel::names_skels_dir_run(&label) && !source.exists() {
                 let _ = std::fs::remove_dir_all(entry.path());
                 let _ = std::fs::remove_dir_all(self.paths.out.join("runs").join(&label));
                 let _ = std::fs::remove_dir_all(self.paths.out.join("ide").join(&label));

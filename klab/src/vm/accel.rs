@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::vm::qemu::{probe_kvm, Accel, KvmProbe};
 
+use crate::events::Reporter;
 use crate::kernel::KernelTree;
 use crate::paths::Paths;
 
@@ -11,7 +12,7 @@ pub const QEMU: &str = "qemu-system-x86_64";
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `KLAB_ACCEL` wins; then the cached probe result; then a probe (at most 5 s), cached.
-pub fn resolve(paths: &Paths, kernel: &KernelTree) -> Accel {
+pub fn resolve(paths: &Paths, kernel: &KernelTree, reporter: &dyn Reporter) -> Accel {
     if let Some(accel) = std::env::var("KLAB_ACCEL")
         .ok()
         .as_deref()
@@ -27,29 +28,29 @@ pub fn resolve(paths: &Paths, kernel: &KernelTree) -> Accel {
     {
         return accel;
     }
-    reprobe(paths, kernel)
+    reprobe(paths, kernel, reporter)
 }
 
 /// Probes again (`cargo xtask setup` does) and caches the answer.
-pub fn reprobe(paths: &Paths, kernel: &KernelTree) -> Accel {
+pub fn reprobe(paths: &Paths, kernel: &KernelTree, reporter: &dyn Reporter) -> Accel {
     let accel = match probe_kvm(std::path::Path::new(QEMU), &kernel.bzimage, PROBE_TIMEOUT) {
         KvmProbe::Works => {
-            eprintln!("    KVM works here: guests run accelerated");
+            reporter.note("KVM works here: guests run accelerated".into());
             Accel::Kvm
         }
         KvmProbe::NoDevice => {
-            eprintln!("    no /dev/kvm: using TCG (software emulation)");
+            reporter.note("no /dev/kvm: using TCG (software emulation)".into());
             Accel::Tcg
         }
         KvmProbe::Failed(why) => {
-            eprintln!("    /dev/kvm exists but a KVM guest fails here ({why}): using TCG (software emulation)");
+            reporter.note(format!("/dev/kvm exists but a KVM guest fails here ({why}): using TCG (software emulation)"));
             Accel::Tcg
         }
         KvmProbe::TimedOut => {
-            eprintln!(
-                "    /dev/kvm exists but a KVM guest did not start within {} s: using TCG (software emulation)",
+            reporter.note(format!(
+                "/dev/kvm exists but a KVM guest did not start within {} s: using TCG (software emulation)",
                 PROBE_TIMEOUT.as_secs()
-            );
+            ));
             Accel::Tcg
         }
     };

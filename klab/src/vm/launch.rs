@@ -10,15 +10,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::vm::qemu::VmImage;
 use crate::vm::session::{SessionError, VmSession};
 
+use crate::events::Reporter;
 use crate::kernel::profile::Profile;
-
-/// Set once the fast path failed in this process: later VMs boot without trying again.
-static FAST_PATH_BROKEN: AtomicBool = AtomicBool::new(false);
 
 /// Whether `KLAB_BOOT` asks for cold boots (`cold`); the fast path is the default.
 pub fn fast_path_wanted() -> bool {
@@ -42,6 +41,47 @@ pub struct Launch {
     pub fast: Option<Restore>,
     /// The profile of the kernel the VMs run: what the harness checks after each task.
     pub profile: Profile,
+    /// Set once the fast path failed in this run: later VMs boot without trying again.
+    pub fast_path_broken: Arc<AtomicBool>,
+}
+
+impl Launch {
+    /// VMs that start from `cold`, or resumed from `fast` when given.
+    pub fn new(cold: VmImage, fast: Option<Restore>, profile: Profile) -> Launch {
+        Launch {
+            cold,
+            fast,
+            profile,
+            fast_path_broken: Default::default(),
+        }
+    }
+
+    /// Starts a VM in `run_dir`: restored if possible, else booted.
+    pub fn start(
+        &self,
+        run_dir: &Path,
+        timeout: Duration,
+        reporter: &dyn Reporter,
+    ) -> Result<(VmSession, Started), SessionError> {
+        if let Some(fast) = self
+            .fast
+            .as_ref()
+            .filter(|_| !self.fast_path_broken.load(Ordering::SeqCst))
+        {
+            match restore(fast, run_dir, timeout) {
+                Ok(vm) => return Ok((vm, Started::Restored)),
+                Err(e) => {
+                    if !self.fast_path_broken.swap(true, Ordering::SeqCst) {
+                        reporter.warning(format!(
+                            "resuming the saved VM failed ({e}); booting instead \
+                             (KLAB_BOOT=cold skips the attempt)"
+                        ));
+                    }
+                }
+            }
+        }
+        VmSession::boot(&self.cold, run_dir, timeout).map(|vm| (vm, Started::Booted))
+    }
 }
 
 /// How a VM was started (for progress lines and benchmarks).
@@ -49,34 +89,6 @@ pub struct Launch {
 pub enum Started {
     Restored,
     Booted,
-}
-
-impl Launch {
-    /// Starts a VM in `run_dir`: restored if possible, else booted.
-    pub fn start(
-        &self,
-        run_dir: &Path,
-        timeout: Duration,
-    ) -> Result<(VmSession, Started), SessionError> {
-        if let Some(fast) = self
-            .fast
-            .as_ref()
-            .filter(|_| !FAST_PATH_BROKEN.load(Ordering::SeqCst))
-        {
-            match restore(fast, run_dir, timeout) {
-                Ok(vm) => return Ok((vm, Started::Restored)),
-                Err(e) => {
-                    if !FAST_PATH_BROKEN.swap(true, Ordering::SeqCst) {
-                        eprintln!(
-                            "warning: resuming the saved VM failed ({e}); booting instead \
-                             (KLAB_BOOT=cold skips the attempt)"
-                        );
-                    }
-                }
-            }
-        }
-        VmSession::boot(&self.cold, run_dir, timeout).map(|vm| (vm, Started::Booted))
-    }
 }
 
 /// A VM being resumed in the background while the run's tasks build (its lab disk is written

@@ -54,7 +54,7 @@ pub fn sandbox_cost(ctx: &Workspace, tasks: &[&str]) -> Result<Vec<String>> {
                 _ => (1, &bare),
             };
             let source = SourceRoot {
-                label: format!("bench-sandbox-{which}"),
+                label: klab::paths::RunLabel::own(format!("bench-sandbox-{which}")),
                 dir: ctx.paths.templates.clone(),
             };
             let stage = ctx.paths.work.join("stage").join(&source.label);

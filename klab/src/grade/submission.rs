@@ -1,0 +1,222 @@
+//! One submission graded: taken in (only the files the manifest names, the skeleton for the
+//! rest) in a private folder outside the repository, through the pipeline with its drawn
+//! parameters and a fresh VM per task, scored by the rubric; its records and console logs
+//! saved beside its results.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::atomic_file;
+use crate::build::SourceRoot;
+use crate::judge::rubric::{self, Rubric};
+use crate::kernel::KernelTree;
+use crate::lab::manifest::Lab;
+use crate::lab::params::{self, Draw};
+use crate::lab::selection::select;
+use crate::lab::submission::{self, Limits};
+use crate::paths::{Origin, RunLabel};
+use crate::report::{SubmissionGrade, TaskGrade};
+use crate::run::pipeline::Start;
+use crate::run::tasks::{SnapshotMode, VmPolicy};
+use crate::run::Workspace;
+
+/// What every submission of a run is graded with.
+pub(super) struct Grading<'a> {
+    pub kernel: &'a KernelTree,
+    pub lab: &'a Lab,
+    pub skeleton: BTreeMap<(String, String), Vec<u8>>,
+    /// Where results go.
+    pub out: &'a Path,
+    /// The run's seed of the lab parameters.
+    pub seed: u64,
+}
+
+/// The generated skeleton of every task: `(task, relative path) → bytes`.
+pub(super) fn skeleton_of(
+    ctx: &Workspace,
+    lab: &Lab,
+) -> Result<BTreeMap<(String, String), Vec<u8>>> {
+    let mut files = BTreeMap::new();
+    for task in &lab.manifest.tasks {
+        for (rel, content) in
+            crate::lab::skeletons::skeleton_files(&ctx.paths, &lab.name, &task.name, 1)?
+        {
+            files.insert(
+                (task.name.clone(), rel.to_string_lossy().into_owned()),
+                content,
+            );
+        }
+    }
+    Ok(files)
+}
+
+pub(super) fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
+    lab.manifest
+        .tasks
+        .iter()
+        .map(|task| TaskGrade {
+            id: format!("{}/{}", lab.name, task.name),
+            status: status.into(),
+            explanation: why.into(),
+            checks: rubric::zero(task),
+            duration: std::time::Duration::ZERO,
+        })
+        .collect()
+}
+
+/// The parameters submission `name` is graded with (`None`: the lab has none).
+fn draw_for(lab: &Lab, seed: u64, name: &str) -> Result<Option<Draw>> {
+    let declared = &lab.manifest.params;
+    if declared.is_empty() {
+        return Ok(None);
+    }
+    let values = declared
+        .draw(params::submission_seed(seed, name))
+        .with_context(|| format!("drawing the parameters of labs/{}/lab.toml", lab.name))?;
+    Ok(Some(Draw { seed, values }))
+}
+
+pub(super) fn grade_one(
+    ctx: &Workspace,
+    grading: &Grading,
+    path: &Path,
+    name: &str,
+) -> Result<SubmissionGrade> {
+    let (kernel, lab, skeleton, out) =
+        (grading.kernel, grading.lab, &grading.skeleton, grading.out);
+    let seed = grading.seed;
+    let start = Instant::now();
+    // Everything of this submission's (unpacked files, stage, image, VM logs) lives in a
+    // private folder outside the repository, removed when it is graded: a build sees none of
+    // the repository, and no submission sees another's files.
+    let private = tempfile::Builder::new()
+        .prefix("klab-grade-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .context("making a private folder for the submission")?;
+    let work = private.path().to_path_buf();
+    let ctx = &ctx.working_in(&work)?;
+    let mut notes = Vec::new();
+    let unpacked = match submission::open(path, &work.join("unpacked"), lab, Limits::default()) {
+        Ok(u) => u,
+        Err(rejected) => {
+            notes.push(format!("submission rejected: {rejected}"));
+            let tasks = zero_grade(lab, "REJECTED", &rejected.0);
+            return Ok(SubmissionGrade {
+                name: name.into(),
+                lab: lab.name.clone(),
+                tasks,
+                notes,
+                execution_time: start.elapsed(),
+                incomplete: false,
+                params: None,
+            });
+        }
+    };
+    let src = work.join("src");
+    let mut wanted_all = Vec::new();
+    for task in &lab.manifest.tasks {
+        let task_src = src.join(&lab.name).join(&task.name);
+        for ((_, rel), bytes) in skeleton.iter().filter(|((t, _), _)| t == &task.name) {
+            atomic_file::write(&task_src.join(rel), bytes)?;
+        }
+        let template_dir = ctx.paths.templates.join(&lab.name).join(&task.name);
+        let wanted = submission::student_files(task, &template_dir);
+        let taken = submission::take(&unpacked.lab_root, task, &wanted, Limits::default());
+        for (rel, bytes) in &taken.files {
+            atomic_file::write(&task_src.join(rel), bytes)?;
+        }
+        notes.extend(
+            taken
+                .missing
+                .iter()
+                .map(|m| format!("missing (the skeleton was used): {m}")),
+        );
+        notes.extend(taken.refused.iter().map(|r| format!("refused: {r}")));
+        wanted_all.push((task.name.clone(), wanted));
+    }
+    let ignored = submission::ignored(&unpacked.lab_root, &wanted_all);
+    if !ignored.is_empty() {
+        notes.push(format!("ignored (not graded): {}", ignored.join(", ")));
+    }
+
+    let selected = select(
+        std::slice::from_ref(lab),
+        std::slice::from_ref(&lab.name),
+        None,
+    )?;
+    // The label names the stage, image and VM folders, all inside the private folder: no
+    // other grader, check or submission shares them.
+    let source = SourceRoot {
+        label: RunLabel::new(Origin::Graded(name.to_owned())),
+        dir: src,
+    };
+    let draw = draw_for(lab, seed, name)?;
+    let mut staged = ctx.stage(kernel, source, selected, Start::Harness)?;
+    if let Some(draw) = &draw {
+        staged = staged.with_params(&draw.values);
+    }
+    // A fresh VM per task: nothing one task's module leaves behind shapes the next verdict.
+    let verdicts = staged.run(ctx, SnapshotMode::Compare, VmPolicy::FreshPerTask)?;
+    let prepared = &staged.tasks;
+    let mut tasks = Vec::new();
+    for (prepared, verdict) in prepared.iter().zip(&verdicts) {
+        let rubric = Rubric::of_lab(lab, prepared.sel.task)?;
+        let mut explanation = verdict.explain();
+        for w in &verdict.warnings {
+            explanation.push_str(&format!("\n  warning: {w}"));
+        }
+        // Rubric blocks hold placeholders as snapshots do: filled in with this run's values,
+        // each check still looking in the section its block has in the reviewed snapshot.
+        let mut task = prepared.sel.task.clone();
+        for check in &mut task.checks {
+            check.block = prepared.params.expand(&check.block);
+        }
+        let filled = Rubric {
+            task: &task,
+            sections: rubric.sections.clone(),
+        };
+        tasks.push(TaskGrade {
+            id: verdict.id.clone(),
+            status: verdict.status().into(),
+            explanation,
+            checks: filled.score_verdict(verdict),
+            duration: verdict.duration,
+        });
+        if let Some(record) = &verdict.record {
+            atomic_file::write(
+                &out.join(name)
+                    .join(format!("{}.record.txt", prepared.sel.task.name)),
+                record.snapshot().body.as_bytes(),
+            )?;
+        }
+    }
+    for log in verdicts
+        .iter()
+        .filter_map(|v| v.console_log.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let vm = log
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Ok(bytes) = std::fs::read(&log) {
+            atomic_file::write(&out.join(name).join(format!("{vm}.console.log")), &bytes)?;
+        }
+    }
+    // Results and logs are saved; the private folder goes with `private`.
+    drop(private);
+    Ok(SubmissionGrade {
+        name: name.into(),
+        lab: lab.name.clone(),
+        tasks,
+        notes,
+        execution_time: start.elapsed(),
+        incomplete: false,
+        params: draw,
+    })
+}
