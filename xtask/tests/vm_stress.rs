@@ -32,7 +32,10 @@ fn a_module_that_never_releases_its_socket_is_caught() {
         "static void __exit my_udp_sock_exit(void)\n{\n}",
     );
 
+    // Read as an editor or CI would: the JSON event stream, every stdout line an event.
     let run = xtask(&[
+        "--message-format",
+        "json",
         "--skels-dir",
         dir.path().to_str().unwrap(),
         "stress",
@@ -41,9 +44,23 @@ fn a_module_that_never_releases_its_socket_is_caught() {
         "5",
     ]);
     assert_eq!(run.code, 1, "{}", run.all());
+    let events = klab::events::json::read(&run.stdout).unwrap_or_else(|e| {
+        panic!("stdout is JSON lines: {e}\n{}", run.all());
+    });
+    let verdicts: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            klab::events::Event::Verdict(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verdicts.len(), 1, "{}", run.all());
+    assert_eq!(verdicts[0].task, "networking-c/5-udp-sock");
+    assert_eq!(verdicts[0].status, "FAIL", "{}", run.all());
     assert!(
-        run.stdout
-            .contains("FAIL  networking-c/5-udp-sock: sockets leaked: tcp 0 -> 0, udp 0 -> 5"),
+        verdicts[0]
+            .explanation
+            .contains("sockets leaked: tcp 0 -> 0, udp 0 -> 5"),
         "{}",
         run.all()
     );
