@@ -178,6 +178,7 @@ pub fn grade(ws: &Workspace, opts: &GradeOptions) -> Result<bool> {
         &task_ids(lab),
         opts.format,
         ws.reporter(),
+        |name| format!("{name}/report.html"),
     )?;
     if interrupt::requested() {
         ws.reporter().warning(format!(
@@ -207,15 +208,21 @@ pub fn merge(
 ) -> Result<bool> {
     let lab = ws.lab(lab)?;
     let mut grades = Vec::new();
+    // Where each submission's page is: in its shard's folder.
+    let mut pages = std::collections::BTreeMap::new();
     for dir in dirs {
         for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-            let file = entry?.path().join("grade.json");
+            let folder = entry?.path();
+            let file = folder.join("grade.json");
             if file.is_file() {
                 let text = std::fs::read_to_string(&file)?;
-                grades.push(
-                    serde_json::from_str::<SubmissionGrade>(&text)
-                        .with_context(|| format!("parsing {}", file.display()))?,
+                let grade = serde_json::from_str::<SubmissionGrade>(&text)
+                    .with_context(|| format!("parsing {}", file.display()))?;
+                pages.insert(
+                    grade.name.clone(),
+                    link_from(out, &folder.join("report.html")),
                 );
+                grades.push(grade);
             }
         }
     }
@@ -225,8 +232,30 @@ pub fn merge(
         grades.len(),
         dirs.len()
     ));
-    finish(out, &grades, &task_ids(lab), format, ws.reporter())?;
+    finish(
+        out,
+        &grades,
+        &task_ids(lab),
+        format,
+        ws.reporter(),
+        |name| pages.get(name).cloned().unwrap_or_default(),
+    )?;
     Ok(true)
+}
+
+/// A link from a page in `out` to `page`: relative when `page` is inside `out`, else its
+/// absolute path (a page opened from a file resolves both).
+fn link_from(out: &Path, page: &Path) -> String {
+    let abs = |p: &Path| {
+        std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let (out, page) = (abs(out), abs(page));
+    match page.strip_prefix(&out) {
+        Ok(rel) => rel.to_string_lossy().into_owned(),
+        Err(_) => page.to_string_lossy().into_owned(),
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 use crate::judge::rubric::CheckScore;
 use crate::lab::params::Draw;
 
+pub mod html;
+
 /// One task of one submission, graded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskGrade {
@@ -20,6 +22,10 @@ pub struct TaskGrade {
     pub explanation: String,
     pub checks: Vec<CheckScore>,
     pub duration: Duration,
+    /// The kernel console log of the task's VM, as a file in the submission's results
+    /// folder (`vm-1.console.log`).
+    #[serde(default)]
+    pub console_log: Option<String>,
 }
 
 /// One submission, graded.

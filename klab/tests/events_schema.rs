@@ -51,8 +51,14 @@ fn documented() -> Vec<(String, String)> {
             heading = Some(h.trim().to_owned());
         } else if line.trim() == "```json" {
             let example = lines.next().expect("an example line after ```json");
-            assert_eq!(lines.next().map(str::trim), Some("```"), "one line per example");
-            let h = heading.take().expect("every example sits under a ### heading");
+            assert_eq!(
+                lines.next().map(str::trim),
+                Some("```"),
+                "one line per example"
+            );
+            let h = heading
+                .take()
+                .expect("every example sits under a ### heading");
             out.push((h, example.to_owned()));
         }
     }

@@ -207,6 +207,8 @@ pub fn test(ws: &Workspace) -> Result<bool> {
     let kernel = ws.kernel()?;
     // Probe KVM once here, not in each of the suite's parallel VM tests.
     accel::resolve(&ws.paths, &kernel, ws.reporter());
+    // The suite opens grade's report.html in a real browser (headless).
+    ensure_packages(&ws.sh, &[("chromium", "chromium")])?;
     // The suite reads its JUnit report with a real JUnit consumer.
     if cmd!(ws.sh, "python3 -c 'import junitparser'")
         .quiet()

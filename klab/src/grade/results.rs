@@ -23,6 +23,9 @@ pub(super) fn write_results(out: &Path, grade: &SubmissionGrade) -> Result<()> {
         &dir.join("grade.json"),
         serde_json::to_string_pretty(grade)?.as_bytes(),
     )?;
+    // The page sits beside the console logs it links to.
+    let page = report::html::submission_page(grade, |log| log.to_owned());
+    atomic_file::write(&dir.join("report.html"), page.as_bytes())?;
     Ok(())
 }
 
@@ -34,18 +37,26 @@ pub(super) fn task_ids(lab: &Lab) -> Vec<String> {
         .collect()
 }
 
+/// Writes scores.csv and the class's report.html (`page_of(name)`: the link to a
+/// submission's page), then reports the summary.
 pub(super) fn finish(
     out: &Path,
     grades: &[SubmissionGrade],
     ids: &[String],
     format: Format,
     reporter: &dyn Reporter,
+    page_of: impl Fn(&str) -> String,
 ) -> Result<()> {
     atomic_file::write(&out.join("scores.csv"), report::csv(grades, ids).as_bytes())?;
+    let lab = grades.first().map(|g| g.lab.as_str()).unwrap_or_default();
+    atomic_file::write(
+        &out.join("report.html"),
+        report::html::class_page(lab, grades, page_of).as_bytes(),
+    )?;
     let text = match format {
         Format::Tap => report::ktap(grades),
         Format::Human => format!(
-            "\n{}results: {} (results.json, junit.xml per submission; scores.csv)\n",
+            "\n{}results: {} (report.html; results.json, junit.xml, report.html per submission; scores.csv)\n",
             report::summary_table(grades, ids),
             out.display()
         ),

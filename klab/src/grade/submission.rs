@@ -63,6 +63,7 @@ pub(super) fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
             explanation: why.into(),
             checks: rubric::zero(task),
             duration: std::time::Duration::ZERO,
+            console_log: None,
         })
         .collect()
 }
@@ -185,6 +186,7 @@ pub(super) fn grade_one(
             explanation,
             checks: filled.score_verdict(verdict),
             duration: verdict.duration,
+            console_log: verdict.console_log.as_deref().map(saved_log_name),
         });
         if let Some(record) = &verdict.record {
             atomic_file::write(
@@ -199,13 +201,8 @@ pub(super) fn grade_one(
         .filter_map(|v| v.console_log.clone())
         .collect::<std::collections::BTreeSet<_>>()
     {
-        let vm = log
-            .parent()
-            .and_then(|p| p.file_name())
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         if let Ok(bytes) = std::fs::read(&log) {
-            atomic_file::write(&out.join(name).join(format!("{vm}.console.log")), &bytes)?;
+            atomic_file::write(&out.join(name).join(saved_log_name(&log)), &bytes)?;
         }
     }
     // Results and logs are saved; the private folder goes with `private`.
@@ -219,4 +216,15 @@ pub(super) fn grade_one(
         incomplete: false,
         params: draw,
     })
+}
+
+/// The name a VM's console log (`…/runs/<label>/vm-N/console.log`) is saved under in the
+/// submission's results folder: `vm-N.console.log`.
+fn saved_log_name(log: &Path) -> String {
+    let vm = log
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{vm}.console.log")
 }

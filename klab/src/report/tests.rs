@@ -1,6 +1,6 @@
 use super::*;
 
-fn grade() -> SubmissionGrade {
+pub(super) fn grade() -> SubmissionGrade {
     let check = |name: &str, points: f64, max: f64| CheckScore {
         name: name.into(),
         points,
@@ -20,6 +20,7 @@ fn grade() -> SubmissionGrade {
                     check("filter honoured", 0.0, 3.0),
                 ],
                 duration: Duration::from_millis(1500),
+                console_log: Some("vm-1.console.log".into()),
             },
             TaskGrade {
                 id: "net/2-b".into(),
@@ -27,6 +28,7 @@ fn grade() -> SubmissionGrade {
                 explanation: String::new(),
                 checks: vec![check("output matches the reviewed snapshot", 1.0, 1.0)],
                 duration: Duration::from_millis(500),
+                console_log: None,
             },
         ],
         notes: vec!["ignored: 1-a/Makefile".into()],
