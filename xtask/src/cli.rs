@@ -127,6 +127,9 @@ pub enum Command {
         /// Keep running: check again each task whose files change (Ctrl-C to stop).
         #[arg(long)]
         watch: bool,
+        /// Also write your page (the one `grade` writes per submission) and print its path.
+        #[arg(long)]
+        html: bool,
     },
     /// Load and unload each task's modules many times in one VM (its stress.sh); check for leaks.
     Stress {

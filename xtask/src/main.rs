@@ -101,6 +101,7 @@ fn run(cli: Cli) -> Result<bool> {
             sel,
             solution,
             watch,
+            html,
         } => {
             let options = CheckOptions {
                 select: sel.select.clone(),
@@ -110,6 +111,7 @@ fn run(cli: Cli) -> Result<bool> {
                 } else {
                     SnapshotMode::Compare
                 },
+                html: *html,
             };
             if *watch {
                 return watch::check_watch(&ws, options);

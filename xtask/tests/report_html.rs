@@ -141,3 +141,43 @@ fn the_grade_report_opens_in_a_browser_with_a_row_and_the_right_score_per_submis
         .expect("a console log link");
     assert!(out.join("half").join(log_link).is_file(), "{log_link}");
 }
+
+#[test]
+fn check_html_writes_the_students_page_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let skels = dir.path().join("skels");
+    copy_template_task(&skels, "intro", "1-2-hello");
+    let fail = copy_template_task(&skels, "intro", "3-fail");
+    replace_in(
+        &fail.join("fail.rs"),
+        "return Err(ENODEV);",
+        "return Ok(Fail);",
+    );
+    let run = support::check_skels(&[], &skels, &["intro", "--html"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let page = run
+        .stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("your page: "))
+        .unwrap_or_else(|| panic!("the page's path is printed:\n{}", run.all()));
+    let page = support::repo().join(page);
+    let (dom, log) = chromium(
+        &page,
+        &dir.path().join("chromium"),
+        &dir.path().join("p.png"),
+    );
+    assert_eq!(console_messages(&log), Vec::<&str>::new(), "{log}");
+    assert_eq!(dom.matches("<section class=\"task\"").count(), 2, "{dom}");
+    assert!(
+        dom.contains("<span class=\"verdict pass\">PASS</span>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<span class=\"verdict fail\">FAIL</span>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("init fails with ENODEV"),
+        "the failed check is named:\n{dom}"
+    );
+}

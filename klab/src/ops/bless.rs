@@ -31,6 +31,7 @@ pub fn run(ctx: &Workspace, select: &[String]) -> Result<bool> {
             select: select.to_vec(),
             solution: true,
             mode: SnapshotMode::Accept,
+            html: false,
         },
     )?;
     let selected = ctx.select(select)?;

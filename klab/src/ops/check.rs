@@ -21,15 +21,27 @@ pub struct CheckOptions {
     pub solution: bool,
     /// Compare, compare and write pending snapshots, or accept (`bless`).
     pub mode: SnapshotMode,
+    /// Also write the student's page (report.html beside the run's console logs).
+    pub html: bool,
 }
+
+mod page;
 
 /// Checks the selection; `Ok(true)` when every task passed.
 pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<bool> {
     let selected = ws.select(&options.select)?;
     let kernel = ws.kernel()?;
     let source = ws.source(options.solution);
-    let mut staged = ws.stage(&kernel, source, selected, Start::Overlapped)?;
+    let runs_dir = ws.paths.work.join("runs").join(&source.label);
+    let what = source.label.to_string();
+    let mut staged = ws.stage(&kernel, source, selected.clone(), Start::Overlapped)?;
     let verdicts = staged.run(ws, options.mode, VmPolicy::Reuse)?;
+    if options.html {
+        let grade = page::self_check(&what, &selected, &verdicts, &runs_dir)?;
+        let path = page::write(&grade, &runs_dir)?;
+        ws.reporter()
+            .note(format!("your page: {}", ws.paths.show(&path)));
+    }
     let command = match options.mode {
         SnapshotMode::Accept => "bless",
         SnapshotMode::Compare | SnapshotMode::ComparePending => "check",
