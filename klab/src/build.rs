@@ -6,6 +6,7 @@
 
 pub mod kbuild;
 pub mod sandbox;
+pub mod style;
 pub mod symbols;
 
 use std::path::{Path, PathBuf};

@@ -262,6 +262,57 @@ fn link_from(out: &Path, page: &Path) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn style_points_fall_a_fifth_per_finding_and_scale_with_the_tasks_points_earned() {
+        use crate::build::style::Finding;
+        use crate::judge::rubric::CheckScore;
+        use crate::report::TaskGrade;
+        let task = |earned: f64| TaskGrade {
+            id: "lab/t".into(),
+            status: "PASS".into(),
+            explanation: String::new(),
+            checks: vec![CheckScore {
+                name: "c".into(),
+                points: earned,
+                max_points: 4.0,
+                passed: earned == 4.0,
+            }],
+            duration: std::time::Duration::ZERO,
+            console_log: None,
+        };
+        let finding = Finding {
+            file: "skels/lab/t/a.c".into(),
+            line: Some(3),
+            tool: "checkpatch",
+            message: "WARNING:X: y".into(),
+        };
+        let score = |earned: f64, n: usize| {
+            let findings = vec![&finding; n];
+            let g = submission::style_grade("lab", 2.0, &[task(earned)], &findings);
+            assert_eq!(g.id, "lab/style");
+            assert_eq!(g.checks[0].max_points, 2.0);
+            g.checks[0].points
+        };
+        assert_eq!(score(4.0, 0), 2.0);
+        assert_eq!(score(4.0, 1), 1.6);
+        assert_eq!(score(4.0, 5), 0.0);
+        assert_eq!(score(4.0, 9), 0.0);
+        assert_eq!(
+            score(2.0, 0),
+            1.0,
+            "half the tasks' points, half the style points"
+        );
+        assert_eq!(
+            score(0.0, 0),
+            0.0,
+            "a clean, untouched skeleton earns nothing"
+        );
+        let g = submission::style_grade("lab", 2.0, &[task(4.0)], &[&finding]);
+        assert!(g
+            .explanation
+            .contains("skels/lab/t/a.c:3: checkpatch: WARNING:X: y"));
+    }
+
     fn names_of(paths: &[&str]) -> Vec<String> {
         let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
         named(&paths).into_iter().map(|(_, name)| name).collect()

@@ -28,6 +28,64 @@ fn solutions_pass_every_task() {
         );
     }
     assert_eq!(run.code, 0, "{}", run.all());
+    // The reference solutions keep the kernel's style (checkpatch, rustfmt, compiler and
+    // clippy warnings): a student's findings are theirs.
+    let style: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("warning: style:"))
+        .collect();
+    assert!(
+        style.is_empty(),
+        "style findings on the solutions:\n{}",
+        style.join("\n")
+    );
+}
+
+#[test]
+fn style_findings_are_shown_with_a_passing_verdict_at_the_students_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let hello = copy_template_task(dir.path(), "intro", "1-2-hello");
+    replace_in(
+        &hello.join("hello.rs"),
+        "impl kernel::Module for Hello {",
+        "impl kernel::Module for Hello{",
+    );
+    let params = copy_template_task(dir.path(), "kernel-modules-c", "1-params");
+    replace_in(
+        &params.join("params.c"),
+        "MODULE_LICENSE(\"GPL\");",
+        "MODULE_LICENSE(\"GPL\");   ",
+    );
+    let run = check_skels(
+        &[],
+        dir.path(),
+        &["intro/1-2-hello", "kernel-modules-c/1-params"],
+    );
+    assert_eq!(run.code, 0, "style never fails a check\n{}", run.all());
+    let shown = dir.path().display().to_string();
+    let style: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("warning: style:"))
+        .collect();
+    assert!(
+        style.iter().any(
+            |l| l.contains(&format!("{shown}/intro/1-2-hello/hello.rs:"))
+                && l.contains(": rustfmt: ")
+        ),
+        "{}",
+        run.all()
+    );
+    assert!(
+        style.iter().any(
+            |l| l.contains(&format!("{shown}/kernel-modules-c/1-params/params.c:"))
+                && l.contains("checkpatch: ")
+                && l.contains("TRAILING_WHITESPACE")
+        ),
+        "{}",
+        run.all()
+    );
 }
 
 #[test]

@@ -10,7 +10,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::atomic_file;
+use crate::build::style::Finding;
 use crate::build::SourceRoot;
+use crate::judge::rubric::CheckScore;
 use crate::judge::rubric::{self, Rubric};
 use crate::kernel::KernelTree;
 use crate::lab::manifest::Lab;
@@ -54,7 +56,8 @@ pub(super) fn skeleton_of(
 }
 
 pub(super) fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
-    lab.manifest
+    let mut tasks: Vec<TaskGrade> = lab
+        .manifest
         .tasks
         .iter()
         .map(|task| TaskGrade {
@@ -65,7 +68,13 @@ pub(super) fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
             duration: std::time::Duration::ZERO,
             console_log: None,
         })
-        .collect()
+        .collect();
+    // Every submission has the same tests, so every max_score is the same.
+    if lab.manifest.grading.style_points > 0.0 {
+        let style = style_grade(&lab.name, lab.manifest.grading.style_points, &tasks, &[]);
+        tasks.push(style);
+    }
+    tasks
 }
 
 /// The parameters submission `name` is graded with (`None`: the lab has none).
@@ -205,6 +214,11 @@ pub(super) fn grade_one(
             atomic_file::write(&out.join(name).join(saved_log_name(&log)), &bytes)?;
         }
     }
+    let style_points = lab.manifest.grading.style_points;
+    if style_points > 0.0 {
+        let findings: Vec<&Finding> = staged.tasks.iter().flat_map(|p| &p.style).collect();
+        tasks.push(style_grade(&lab.name, style_points, &tasks, &findings));
+    }
     // Results and logs are saved; the private folder goes with `private`.
     drop(private);
     Ok(SubmissionGrade {
@@ -227,4 +241,42 @@ fn saved_log_name(log: &Path) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     format!("{vm}.console.log")
+}
+
+/// The style test of a lab with `[grading] style_points`: a fifth of the points off per
+/// finding, none from five on, and scaled by the share of the tasks' points earned, so that
+/// an untouched skeleton (clean, and worth nothing) earns no style points either.
+pub(super) fn style_grade(
+    lab: &str,
+    points: f64,
+    tasks: &[TaskGrade],
+    findings: &[&Finding],
+) -> TaskGrade {
+    let (earned, max): (f64, f64) = tasks
+        .iter()
+        .flat_map(|t| &t.checks)
+        .fold((0.0, 0.0), |(e, m), c| (e + c.points, m + c.max_points));
+    let share = if max > 0.0 { earned / max } else { 0.0 };
+    let clean = (1.0 - findings.len() as f64 / 5.0).max(0.0);
+    let score = ((points * clean * share) * 100.0).round() / 100.0;
+    let mut explanation: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
+    if share < 1.0 {
+        explanation.push(format!(
+            "style points are scaled by the share of the tasks' points earned ({:.0}%)",
+            share * 100.0
+        ));
+    }
+    TaskGrade {
+        id: format!("{lab}/style"),
+        status: if findings.is_empty() { "PASS" } else { "FAIL" }.into(),
+        explanation: explanation.join("\n"),
+        checks: vec![CheckScore {
+            name: "kernel style (checkpatch, rustfmt, rustc and clippy warnings)".into(),
+            points: score,
+            max_points: points,
+            passed: findings.is_empty() && score == points,
+        }],
+        duration: std::time::Duration::ZERO,
+        console_log: None,
+    }
 }

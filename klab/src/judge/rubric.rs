@@ -243,6 +243,7 @@ mod tests {
                 build_timeout_secs: crate::lab::manifest::DEFAULT_BUILD_TIMEOUT_SECS,
                 params: Default::default(),
                 requires_config: vec![],
+                grading: Default::default(),
                 tasks: vec![],
             },
         }

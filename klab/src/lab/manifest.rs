@@ -44,7 +44,22 @@ pub struct LabManifest {
     /// kernel's `.config` before building.
     #[serde(default)]
     pub requires_config: Vec<String>,
+    /// How `grade` scores beyond the tasks' checks.
+    #[serde(default)]
+    pub grading: Grading,
     pub tasks: Vec<TaskManifest>,
+}
+
+/// `[grading]` in lab.toml.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grading {
+    /// Points for the kernel's style (checkpatch, rustfmt, rustc and clippy warnings over the
+    /// student's files), scored by `grade` as a test of its own: full points with no finding,
+    /// a fifth less per finding, none from five findings on. Default 0: style findings are
+    /// shown, never scored.
+    #[serde(default)]
+    pub style_points: f64,
 }
 
 fn default_build_timeout() -> u64 {
@@ -136,6 +151,10 @@ impl Lab {
         }
         if !(1..=3600).contains(&self.manifest.build_timeout_secs) {
             bail!("build_timeout_secs must be between 1 and 3600");
+        }
+        let style = self.manifest.grading.style_points;
+        if !(style.is_finite() && (0.0..=1000.0).contains(&style)) {
+            bail!("[grading] style_points must be a number of points between 0 and 1000");
         }
         for option in &self.manifest.requires_config {
             if !crate::kernel::kconfig::is_option_name(option) {

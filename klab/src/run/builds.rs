@@ -3,10 +3,15 @@
 
 use anyhow::{Context, Result};
 
-use crate::build::{self, SourceRoot};
+use std::path::Path;
+
+use crate::build::sandbox::Sandbox;
+use crate::build::style::{self, Finding};
+use crate::build::{self, BuiltTask, SourceRoot};
 use crate::events::{Event, Step, StepKind};
 use crate::kernel::KernelTree;
 use crate::lab::selection::Selected;
+use crate::paths::Paths;
 use crate::run::pool;
 use crate::run::tasks::Prepared;
 use crate::run::workspace::Workspace;
@@ -33,22 +38,55 @@ impl Workspace {
             &selected,
             || false,
             |_, _, sel| {
-                build::build_task(&sandbox, paths, kernel, source, sel)
-                    .with_context(|| format!("building {}", sel.id()))
+                let built = build::build_task(&sandbox, paths, kernel, source, sel)
+                    .with_context(|| format!("building {}", sel.id()))?;
+                // The style of what built (a build error is what to fix first).
+                let style = match &built {
+                    Ok(task) => style_of(&sandbox, paths, kernel, source, sel, task),
+                    Err(_) => Vec::new(),
+                };
+                Ok::<_, anyhow::Error>((built, style))
             },
         );
         let mut out = Vec::new();
         for (sel, result) in selected.into_iter().zip(results) {
-            let built = result.expect("every task was built")?;
+            let (built, style) = result.expect("every task was built")?;
             if let Err(output) = &built {
                 self.reporter().report(Event::BuildFailed {
                     task: sel.id(),
                     output: output.clone(),
                 });
             }
-            out.push(Prepared::new(sel, built));
+            let mut prepared = Prepared::new(sel, built);
+            prepared.style = style;
+            out.push(prepared);
         }
         step.done();
         Ok(out)
     }
+}
+
+/// checkpatch and rustfmt over the student's module sources, as staged for `task`.
+fn style_of(
+    sandbox: &Sandbox,
+    paths: &Paths,
+    kernel: &KernelTree,
+    source: &SourceRoot,
+    sel: &Selected,
+    task: &BuiltTask,
+) -> Vec<Finding> {
+    let sources: Vec<String> = sel
+        .task
+        .modules
+        .iter()
+        .flat_map(|m| m.student_sources(&task.stage))
+        .collect();
+    let shown = paths.show(&source.dir.join(&sel.lab.name).join(&sel.task.name));
+    style::check_sources(
+        sandbox,
+        &kernel.dir,
+        &task.stage,
+        &sources,
+        Path::new(&shown),
+    )
 }

@@ -63,13 +63,31 @@ pub struct Prepared<'a> {
     pub built: crate::build::BuildOutcome,
     /// The lab parameters its test runs with: the defaults, or `grade`'s drawn values.
     pub params: Values,
+    /// The kernel's style over the student's files (shown as warnings with the verdict).
+    pub style: Vec<crate::build::style::Finding>,
 }
 
 impl<'a> Prepared<'a> {
     /// A task that runs with its lab's default parameters (`check`, `bless`).
     pub fn new(sel: Selected<'a>, built: crate::build::BuildOutcome) -> Prepared<'a> {
         let params = sel.lab.manifest.params.defaults();
-        Prepared { sel, built, params }
+        Prepared {
+            sel,
+            built,
+            params,
+            style: Vec::new(),
+        }
+    }
+}
+
+impl Prepared<'_> {
+    /// What its verdict shows besides the run's own warnings: the build's notes, then the
+    /// style findings.
+    pub fn warnings(&self) -> Vec<String> {
+        let built = self.built.as_ref().map(|b| b.warnings.clone());
+        let mut out = built.unwrap_or_default();
+        out.extend(self.style.iter().map(|f| format!("style: {f}")));
+        out
     }
 }
 
@@ -143,7 +161,7 @@ pub fn run_tasks(
                         id,
                         outcome: outcome_of_session_error(e, "booting the VM"),
                         duration: start.elapsed(),
-                        warnings: built.warnings.clone(),
+                        warnings: prepared.warnings(),
                         console_log: Some(run_dir.join("console.log")),
                         record: None,
                     };
@@ -169,9 +187,7 @@ pub fn run_tasks(
             }
         }
         verdict.duration = start.elapsed();
-        verdict
-            .warnings
-            .splice(0..0, built.warnings.iter().cloned());
+        verdict.warnings.splice(0..0, prepared.warnings());
         report(paths, &verdict);
         verdicts.push(verdict);
         if policy == VmPolicy::FreshPerTask {

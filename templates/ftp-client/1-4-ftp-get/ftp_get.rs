@@ -167,7 +167,10 @@ fn parse_pasv(line: &[u8]) -> Result<SocketAddrV4> {
         return Err(EPROTO);
     }
     let ip = Ipv4Addr::new(n[0], n[1], n[2], n[3]);
-    Ok(SocketAddrV4::new(ip, u16::from(n[4]) << 8 | u16::from(n[5])))
+    Ok(SocketAddrV4::new(
+        ip,
+        u16::from(n[4]) << 8 | u16::from(n[5]),
+    ))
 }
 
 /// The control address from the module parameters.
@@ -209,13 +212,24 @@ impl Data {
 #[allow(unused_assignments)] // `data` stays `None` in the skeleton
 fn active(ctl: &mut Control) -> Result<Data> {
     let mut data: Option<TcpListener> = None;
-    // TODO 2/7: listen on the control connection's local IP, port 0; send PORT h1,h2,h3,h4,p1,p2 (200 expected)
+    // TODO 2/18: listen on the control connection's local IP, port 0; send PORT h1,h2,h3,h4,p1,p2 (200 expected)
     let ip = *ctl.stream.local_addr()?.ip();
     let listener = TcpListener::bind(SocketAddrV4::new(ip, 0), 1)?;
     listener.set_timeout(Some(TIMEOUT_MS));
     let [h1, h2, h3, h4] = ip.octets();
     let port = listener.local_addr()?.port();
-    ctl.command(kernel::fmt!("PORT {},{},{},{},{},{}", h1, h2, h3, h4, port >> 8, port & 0xff), 200)?;
+    ctl.command(
+        kernel::fmt!(
+            "PORT {},{},{},{},{},{}",
+            h1,
+            h2,
+            h3,
+            h4,
+            port >> 8,
+            port & 0xff
+        ),
+        200,
+    )?;
     data = Some(listener);
     data.map(Data::Active).ok_or(EOPNOTSUPP)
 }
@@ -238,7 +252,11 @@ fn download(remote: &str, local: &CStr) -> Result<u64> {
     login(&mut ctl)?;
     // TODO 2/1: switch to binary mode: TYPE I (200 expected); ASCII mode would rewrite line endings
     ctl.command(kernel::fmt!("TYPE I"), 200)?;
-    let data = if PASSIVE.get() != 0 { passive(&mut ctl)? } else { active(&mut ctl)? };
+    let data = if PASSIVE.get() != 0 {
+        passive(&mut ctl)?
+    } else {
+        active(&mut ctl)?
+    };
     ctl.command(kernel::fmt!("RETR {}", remote), 150)?;
     let stream = data.stream()?;
     stream.set_timeout(Some(TIMEOUT_MS));
@@ -294,7 +312,12 @@ impl FtpDevice {
         let local_c = CString::try_from_fmt(kernel::fmt!("{}", local))?;
         match download(remote, &local_c) {
             Ok(len) => {
-                pr_info!("retrieved {} -> {}: return = {} (length of file copied)\n", remote, local, len);
+                pr_info!(
+                    "retrieved {} -> {}: return = {} (length of file copied)\n",
+                    remote,
+                    local,
+                    len
+                );
                 Ok(())
             }
             Err(e) => {
@@ -341,7 +364,11 @@ impl kernel::Module for FtpGet {
             ),
             GFP_KERNEL,
         )?;
-        let mode = if PASSIVE.get() != 0 { "passive" } else { "active" };
+        let mode = if PASSIVE.get() != 0 {
+            "passive"
+        } else {
+            "active"
+        };
         pr_info!("/dev/ftp_get ready: server {}, {} mode\n", addr, mode);
         Ok(FtpGet { _device: device })
     }

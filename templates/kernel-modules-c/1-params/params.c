@@ -20,7 +20,9 @@ MODULE_AUTHOR("klab");
 static char *who = "world";
 static int count = 1;
 
-/* TODO 2/4: declare `who` (charp) and `count` (int) as parameters, read-only in sysfs (0444), with a description each */
+/* TODO 2/4: declare `who` (charp) and `count` (int) as parameters, read-only in
+ * sysfs (0444), with a description each
+ */
 module_param(who, charp, 0444);
 MODULE_PARM_DESC(who, "Whom to greet");
 module_param(count, int, 0444);

@@ -26,7 +26,9 @@ static int __init fail_init(void)
 	pr_info("fail: buffer allocated, looking for the device\n");
 
 	/* The device is never there. */
-	/* TODO 1/3: free the buffer, log "fail: no device, giving up" with pr_err and return -ENODEV */
+	/* TODO 1/3: free the buffer, log "fail: no device, giving up" with pr_err and
+	 * return -ENODEV
+	 */
 	kfree(buffer);
 	pr_err("fail: no device, giving up\n");
 	return -ENODEV;

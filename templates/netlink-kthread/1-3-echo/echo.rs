@@ -76,7 +76,7 @@ struct StatsFamily {
     port: u16,
 }
 
-// TODO 3/13: implement Family for StatsFamily: name "klab_echo", command KLAB_ECHO_CMD_GET_STATS, reply with the three attributes
+// TODO 3/19: implement Family for StatsFamily: name "klab_echo", command KLAB_ECHO_CMD_GET_STATS, reply with the three attributes
 impl Family for StatsFamily {
     const NAME: &'static CStr = c_str!("klab_echo");
     const COMMANDS: &'static [u8] = &[KLAB_ECHO_CMD_GET_STATS];
@@ -85,8 +85,14 @@ impl Family for StatsFamily {
         if cmd != KLAB_ECHO_CMD_GET_STATS {
             return Err(EOPNOTSUPP);
         }
-        reply.put_u64(KLAB_ECHO_ATTR_DATAGRAMS, self.stats.datagrams.load(Ordering::Relaxed))?;
-        reply.put_u64(KLAB_ECHO_ATTR_BYTES, self.stats.bytes.load(Ordering::Relaxed))?;
+        reply.put_u64(
+            KLAB_ECHO_ATTR_DATAGRAMS,
+            self.stats.datagrams.load(Ordering::Relaxed),
+        )?;
+        reply.put_u64(
+            KLAB_ECHO_ATTR_BYTES,
+            self.stats.bytes.load(Ordering::Relaxed),
+        )?;
         reply.put_u32(KLAB_ECHO_ATTR_PORT, u32::from(self.port))
     }
 }
@@ -116,9 +122,15 @@ impl kernel::Module for Echo {
             GFP_KERNEL,
         )?;
 
-        // TODO 3/4: register the generic netlink family (KBox::pin_init of Registration::register), before the thread starts, so that a failure here has no thread to stop
+        // TODO 3/10: register the generic netlink family (KBox::pin_init of Registration::register), before the thread starts, so that a failure here has no thread to stop
         let family = KBox::pin_init(
-            Registration::register(module, StatsFamily { stats: stats.clone(), port }),
+            Registration::register(
+                module,
+                StatsFamily {
+                    stats: stats.clone(),
+                    port,
+                },
+            ),
             GFP_KERNEL,
         )?;
 

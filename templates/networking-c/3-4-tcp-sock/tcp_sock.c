@@ -26,10 +26,12 @@ static int port = MY_TCP_PORT;
 module_param(port, int, 0444);
 MODULE_PARM_DESC(port, "TCP port to listen on, on 127.0.0.1 (default 60000)");
 
-/* Print an IPv4 socket address (a struct sockaddr_in, not a pointer). */
-#define print_sock_address(addr)					\
-	pr_info("Connection established to %pI4:%d\n",			\
-		&(addr).sin_addr.s_addr, ntohs((addr).sin_port))
+/* Print an IPv4 socket address. */
+static void print_sock_address(const struct sockaddr_in *addr)
+{
+	pr_info("Connection established to %pI4:%d\n",
+		&addr->sin_addr.s_addr, ntohs(addr->sin_port));
+}
 
 static struct socket *sock;	/* listening socket */
 static struct socket *new_sock;	/* socket of the accepted connection */
@@ -53,7 +55,9 @@ static void release_sockets(void)
 /* Wait for one connection on sock, keep it in new_sock, print the peer. */
 static int accept_connection(void)
 {
-	/* TODO 2/3: declare err, the peer address raddr and the accept arguments (no flags, kern) */
+	/* TODO 2/3: declare err, the peer address raddr and the accept arguments
+	 * (no flags, kern)
+	 */
 	int err;
 	struct sockaddr_in raddr;
 	struct proto_accept_arg arg = { .flags = 0, .kern = true };
@@ -73,13 +77,15 @@ static int accept_connection(void)
 		return err;
 	}
 
-	/* TODO 2/6: get the address of the peer (getname on new_sock, last argument 1) and print it */
+	/* TODO 2/6: get the address of the peer (getname on new_sock, last argument 1)
+	 * and print it
+	 */
 	err = sock->ops->getname(new_sock, (struct sockaddr *)&raddr, 1);
 	if (err < 0) {
 		pr_err("tcp_sock: cannot get the peer address: %d\n", err);
 		return err;
 	}
-	print_sock_address(raddr);
+	print_sock_address(&raddr);
 
 	return 0;
 }

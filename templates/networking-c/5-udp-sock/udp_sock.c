@@ -47,7 +47,9 @@ static int send_test_message(void)
 		.sin_port = htons(port),
 		.sin_addr = { htonl(INADDR_LOOPBACK) },
 	};
-	/* TODO 2/11: msghdr (destination in msg_name, no control data, no flags), kvec with the text */
+	/* TODO 2/11: msghdr (destination in msg_name, no control data, no flags),
+	 * kvec with the text
+	 */
 	struct msghdr msg = {
 		.msg_name = &raddr,
 		.msg_namelen = sizeof(raddr),

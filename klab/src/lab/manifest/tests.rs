@@ -239,3 +239,22 @@ fn new_fields_errors_name_the_file_and_the_field() {
         );
     }
 }
+
+#[test]
+fn grading_style_points_default_to_zero_and_are_checked() {
+    let base = "title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\n";
+    assert_eq!(lab_from(base).unwrap().manifest.grading.style_points, 0.0);
+    let lab = lab_from(&format!("{base}[grading]\nstyle_points = 2\n")).unwrap();
+    assert_eq!(lab.manifest.grading.style_points, 2.0);
+    for (bad, field) in [
+        ("style_points = -1", "style_points"),
+        ("style_pts = 1", "style_pts"),
+    ] {
+        let err = lab_from(&format!("[grading]\n{bad}\n{base}")).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("lab.toml") && text.contains(field),
+            "{bad}: {text}"
+        );
+    }
+}

@@ -11,7 +11,9 @@
 
 unsigned int multi_gcd(unsigned int a, unsigned int b)
 {
-	/* TODO 1/7: Euclid's algorithm: replace (a, b) by (b, a mod b) until b is 0; a is the answer */
+	/* TODO 1/7: Euclid's algorithm: replace (a, b) by (b, a mod b) until b is 0;
+	 * a is the answer
+	 */
 	while (b) {
 		unsigned int rest = a % b;
 
