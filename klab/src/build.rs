@@ -5,6 +5,7 @@
 //! keep unchanged files untouched, so kbuild's incremental build works.
 
 pub mod kbuild;
+pub mod replay;
 pub mod sandbox;
 pub mod style;
 pub mod symbols;
