@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
+use crate::events::Reporter;
+
 /// The uid and gid a sandboxed job runs as when klab runs as root (`nobody`).
 pub const JOB_UID: u32 = 65534;
 
@@ -87,8 +89,8 @@ pub struct Finished {
 
 impl Sandbox {
     /// Finds and tries bubblewrap. Under [`Policy::Required`], a sandbox that does not work is
-    /// an error saying how to get one; under `Preferred`, a warning is printed once.
-    pub fn probe(sh: &Shell, policy: Policy) -> Result<Sandbox> {
+    /// an error saying how to get one; under `Preferred`, a warning is reported once.
+    pub fn probe(sh: &Shell, policy: Policy, reporter: &dyn Reporter) -> Result<Sandbox> {
         let rust_sysroot = cmd!(sh, "rustc --print sysroot")
             .quiet()
             .ignore_stderr()
@@ -139,10 +141,10 @@ impl Sandbox {
                  or `apt-get install bubblewrap`), or pass --no-sandbox for trusted submissions",
             )),
             (Err(e), _) => {
-                eprintln!(
-                    "warning: builds run without a sandbox ({e:#}); fine for your own code, \
+                reporter.warning(format!(
+                    "builds run without a sandbox ({e:#}); fine for your own code, \
                      never for others' (`apt-get install bubblewrap`)"
-                );
+                ));
                 Ok(unsandboxed)
             }
         }
