@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
-use klab::events::Reporter;
 use klab::ops::check::CheckOptions;
 use klab::run::Workspace;
 
