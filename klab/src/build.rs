@@ -3,10 +3,16 @@
 //! Sources are copied into a staging folder under `target/klab/stage/` together with a
 //! Kbuild the harness writes; the student's own Makefile or Kbuild is never used. Copies
 //! keep unchanged files untouched, so kbuild's incremental build works.
+//!
+//! This module owns a task's build from its staged sources to the files the guest gets:
+//! staging is [`stage`]'s, test programs [`program`]'s, every process runs in [`sandbox`].
+//! It never runs the student's code and never starts a compiler outside the sandbox.
 
 pub mod kbuild;
+mod program;
 pub mod replay;
 pub mod sandbox;
+mod stage;
 pub mod style;
 pub mod symbols;
 
@@ -14,10 +20,12 @@ use std::path::{Path, PathBuf};
 
 use crate::build::sandbox::{Finished, Job, Limits, Sandbox};
 use crate::kernel::KernelTree;
-use crate::lab::manifest::{Program, TaskManifest};
+use crate::lab::manifest::TaskManifest;
 use crate::lab::selection::Selected;
 use crate::paths::{Origin, Paths, RunLabel};
 use anyhow::{Context, Result};
+use program::build_program;
+use stage::{build_stamp, stage_dir, sync_sources, write_if_changed};
 
 /// Where a build takes its sources from.
 #[derive(Debug, Clone)]
@@ -40,117 +48,9 @@ pub struct BuiltTask {
 /// A build's outcome: the task's files, or the message to show the student.
 pub type BuildOutcome = std::result::Result<BuiltTask, String>;
 
-/// One program's build: its binary, or the message to show the student.
-type ProgramOutcome = std::result::Result<PathBuf, String>;
-
 /// How a task's test programs are compiled (`cc -static FLAGS -o BIN SRC`); the editor files
 /// give clangd the same.
 pub const PROGRAM_CFLAGS: &[&str] = &["-O2", "-Wall"];
-
-/// Files in a task folder the harness never takes from a student.
-const IGNORED_NAMES: &[&str] = &["Makefile", "Kbuild", "makefile", "GNUmakefile"];
-
-fn stage_dir(paths: &Paths, source: &SourceRoot, sel: &Selected) -> PathBuf {
-    paths
-        .work
-        .join("stage")
-        .join(&source.label)
-        .join(&sel.lab.name)
-        .join(&sel.task.name)
-}
-
-/// Copies `src` into `stage` (regular files only, unchanged files left alone).
-fn sync_sources(src: &Path, stage: &Path, shown: &str, warnings: &mut Vec<String>) -> Result<()> {
-    std::fs::create_dir_all(stage)?;
-    let mut wanted = std::collections::HashSet::new();
-    for entry in walkdir::WalkDir::new(src).follow_links(false) {
-        let entry = entry.with_context(|| format!("reading {shown}"))?;
-        let rel = entry.path().strip_prefix(src)?.to_path_buf();
-        let name = entry.file_name().to_string_lossy();
-        if entry.file_type().is_symlink() {
-            warnings.push(format!(
-                "{shown}/{}: symbolic links are ignored",
-                rel.display()
-            ));
-            continue;
-        }
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(stage.join(&rel))?;
-            continue;
-        }
-        if IGNORED_NAMES.contains(&name.as_ref()) {
-            warnings.push(format!(
-                "{shown}/{}: ignored (klab writes the Kbuild it builds with)",
-                rel.display()
-            ));
-            continue;
-        }
-        let data = std::fs::read(entry.path())
-            .with_context(|| format!("reading {shown}/{}", rel.display()))?;
-        if name.ends_with(".rs") {
-            for line in kbuild::unsafe_lines(&String::from_utf8_lossy(&data)) {
-                warnings.push(format!(
-                    "{shown}/{}:{line}: uses `unsafe`; the lab's kernel abstractions make it unnecessary",
-                    rel.display()
-                ));
-            }
-        }
-        let dest = stage.join(&rel);
-        if std::fs::read(&dest).ok().as_deref() != Some(&data[..]) {
-            std::fs::write(&dest, &data)?;
-        }
-        wanted.insert(rel);
-    }
-    // Sources deleted by the student must not linger in the stage.
-    for entry in walkdir::WalkDir::new(stage)
-        .into_iter()
-        .filter_map(|e| e.ok())
-    {
-        let rel = entry.path().strip_prefix(stage)?.to_path_buf();
-        let is_source = rel
-            .extension()
-            .is_some_and(|e| e == "c" || e == "h" || e == "rs");
-        if entry.file_type().is_file() && is_source && !wanted.contains(&rel) {
-            std::fs::remove_file(entry.path())?;
-        }
-    }
-    Ok(())
-}
-
-/// What a task's modules are built from: the staged sources and Kbuild, and the kernel tree
-/// (its `Module.symvers` changes with every kernel build).
-fn build_stamp(stage: &Path, kdir: &Path) -> Result<String> {
-    let mut parts: Vec<Vec<u8>> = Vec::new();
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(stage)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .filter(|p| {
-            p.file_name().is_some_and(|n| n == "Kbuild")
-                || p.extension()
-                    .is_some_and(|e| e == "c" || e == "h" || e == "rs")
-        })
-        .collect();
-    files.sort();
-    for file in files {
-        parts.push(file.to_string_lossy().into_owned().into_bytes());
-        parts.push(std::fs::read(&file)?);
-    }
-    let symvers = std::fs::metadata(kdir.join("Module.symvers"))
-        .map(|m| (m.len(), m.modified().ok()))
-        .ok();
-    parts.push(format!("{} {symvers:?}", kdir.display()).into_bytes());
-    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-    Ok(format!("{:016x}\n", crate::kernel::fnv64(&refs)))
-}
-
-fn write_if_changed(path: &Path, text: &str) -> Result<()> {
-    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
-}
 
 /// A task build's limits: the lab's `build_timeout_secs`, lowered by `KLAB_BUILD_TIMEOUT_SECS`
 /// (tests of the limit itself).
@@ -175,7 +75,7 @@ fn kernel_folders<'a>(kdir: &'a Path, source_tree: &'a Option<PathBuf>) -> Vec<&
 }
 
 /// A failed build's message: the limit it hit first, then the compiler's words.
-fn failure(message: String, done: &Finished, limits: &Limits) -> String {
+pub(crate) fn failure(message: String, done: &Finished, limits: &Limits) -> String {
     let mut text = String::new();
     if let Some(limit) = done.limit {
         text.push_str(&format!(
@@ -349,62 +249,4 @@ fn missing_config(kernel: &KernelTree, sel: &Selected) -> Result<Option<String>>
         &missing,
         "kernel/lean.config",
     )))
-}
-
-/// Builds one test program static, in the sandbox; `Ok(Err(message))` is a build failure.
-fn build_program(
-    sandbox: &Sandbox,
-    stage: &Path,
-    shown: &str,
-    program: &Program,
-    limits: &Limits,
-) -> Result<ProgramOutcome> {
-    for source in &program.sources {
-        if !stage.join(source).is_file() {
-            return Ok(Err(format!(
-                "{shown}/{source} is missing (the lab manifest lists it as a source of program `{}`)",
-                program.name
-            )));
-        }
-    }
-    let binary = stage.join(format!("{}.bin", program.name));
-    // The stage rewrites a file only when it changed: a binary newer than every source and
-    // every header in its include folders is already built.
-    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let headers = program.include.iter().flat_map(|dir| {
-        walkdir::WalkDir::new(stage.join(dir))
-            .into_iter()
-            .filter_map(|e| e.ok())
-            .map(|e| e.into_path())
-    });
-    let inputs: Vec<PathBuf> = program
-        .sources
-        .iter()
-        .map(|s| stage.join(s))
-        .chain(headers)
-        .collect();
-    let built = mtime(&binary);
-    if built.is_some() && inputs.iter().all(|p| mtime(p) <= built) {
-        return Ok(Ok(binary));
-    }
-    let mut args: Vec<std::ffi::OsString> = vec!["-static".into()];
-    args.extend(PROGRAM_CFLAGS.iter().map(Into::into));
-    for dir in &program.include {
-        args.push(format!("-I{}", stage.join(dir).display()).into());
-    }
-    args.extend(["-o".into(), binary.clone().into()]);
-    args.extend(program.sources.iter().map(|s| stage.join(s).into()));
-    args.extend(program.libs.iter().map(|lib| format!("-l{lib}").into()));
-    let job = Job {
-        program: "cc",
-        args,
-        writable: Some(stage),
-        readable: vec![],
-    };
-    let done = sandbox.run(&job, limits)?;
-    if !done.success {
-        let message = kbuild::rewrite_paths(&done.output, stage, shown);
-        return Ok(Err(failure(message, &done, limits)));
-    }
-    Ok(Ok(binary))
 }

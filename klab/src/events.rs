@@ -148,6 +148,13 @@ pub trait Reporter: Send + Sync {
     fn note(&self, message: String) {
         self.report(Event::Note { message });
     }
+
+    /// A line of a command's result, for stdout (`kernel info`, `doc`'s pages).
+    fn output_line(&self, line: String) {
+        self.report(Event::Output {
+            text: format!("{line}\n"),
+        });
+    }
 }
 
 /// Drops every event (a caller that wants no output).

@@ -26,3 +26,19 @@ pub fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// Runs `command` with its stdout sent to stderr, where the user still sees it: the engine's
+/// stdout carries only results (JSON lines under `--message-format json`).
+pub fn run_on_stderr(command: xshell::Cmd<'_>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let shown = command.to_string();
+    let mut command: std::process::Command = command.into();
+    let status = command
+        .stdout(std::io::stderr())
+        .status()
+        .with_context(|| format!("starting `{shown}`"))?;
+    if !status.success() {
+        anyhow::bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}

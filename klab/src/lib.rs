@@ -22,7 +22,6 @@ pub mod kernel;
 pub mod lab;
 pub mod ops;
 pub mod paths;
-pub mod progress;
 pub mod report;
 pub mod run;
 pub mod vm;

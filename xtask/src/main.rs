@@ -45,24 +45,33 @@ fn run(cli: Cli) -> Result<bool> {
     };
     let ws = Workspace::new(&options, reporter)?;
     if cli.command.needs_tools() {
-        setup::ensure_tools(&ws.sh, &ws.spec.bindgen)?;
+        setup::ensure_tools(&ws)?;
     }
     match &cli.command {
         Command::Setup => setup::run(&ws)?,
         Command::Kernel { action } => match action {
             KernelAction::Build => {
                 let kernel = ws.kernel()?;
-                println!("lab kernel: {}", kernel.bzimage.display());
+                ws.reporter()
+                    .output_line(format!("lab kernel: {}", kernel.bzimage.display()));
             }
-            KernelAction::Info => kernel::info(&ws.sh, &ws.paths, &ws.spec, ws.profile)?,
-            KernelAction::Clean => kernel::clean(&ws.paths)?,
+            KernelAction::Info => {
+                kernel::info(&ws.sh, &ws.paths, &ws.spec, ws.profile, ws.reporter())?
+            }
+            KernelAction::Clean => kernel::clean(&ws.paths, ws.reporter())?,
             KernelAction::Doctests => return ops::doctests::doctests(&ws),
             KernelAction::Export { file } => {
-                pack::export(&ws.sh, &ws.paths, &ws.spec, ws.profile, file)?
+                pack::export(&ws.sh, &ws.paths, &ws.spec, ws.profile, file, ws.reporter())?
             }
-            KernelAction::Import { file, force } => {
-                pack::import(&ws.sh, &ws.paths, &ws.spec, ws.profile, file, *force)?
-            }
+            KernelAction::Import { file, force } => pack::import(
+                &ws.sh,
+                &ws.paths,
+                &ws.spec,
+                ws.profile,
+                file,
+                *force,
+                ws.reporter(),
+            )?,
         },
         Command::Skels { sel, todo, force } => ops::skels::skels(
             &ws,

@@ -10,9 +10,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use klab::host::{find_program, is_root, MUSL_TARGET};
+use klab::events::{Reporter, Step, StepKind};
+use klab::host::{find_program, is_root, run_on_stderr, MUSL_TARGET};
 use klab::kernel::profile::Profile;
-use klab::progress::Step;
 use klab::run::Workspace;
 use klab::vm::accel;
 
@@ -77,7 +77,11 @@ fn missing_debian_packages(
 }
 
 /// Installs (Debian, as root) or names what is missing of `wanted`.
-pub fn ensure_packages(sh: &Shell, wanted: &[(&'static str, &str)]) -> Result<()> {
+pub fn ensure_packages(
+    sh: &Shell,
+    reporter: &dyn Reporter,
+    wanted: &[(&'static str, &str)],
+) -> Result<()> {
     let debian = Path::new("/etc/debian_version").exists() && on_path("dpkg-query");
     if !debian {
         let missing: Vec<String> = wanted
@@ -103,22 +107,28 @@ pub fn ensure_packages(sh: &Shell, wanted: &[(&'static str, &str)]) -> Result<()
             m = missing.join(" ")
         );
     }
-    let step = Step::start(format!("installing Debian packages: {}", missing.join(" ")));
+    let step = Step::start(
+        reporter,
+        StepKind::Tools,
+        format!("installing Debian packages: {}", missing.join(" ")),
+    );
     let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "apt-get update -q")
-        .run()
+    run_on_stderr(cmd!(sh, "apt-get update -q"))
         .context("apt-get update failed: check the network and apt sources")?;
-    cmd!(
+    run_on_stderr(cmd!(
         sh,
         "apt-get install -y -q --no-install-recommends {missing...}"
-    )
-    .run()
+    ))
     .context("apt-get install failed (see its output above)")?;
     step.done();
     Ok(())
 }
 
-pub fn ensure_rust_pieces(sh: &Shell, bindgen_version: &str) -> Result<()> {
+pub fn ensure_rust_pieces(
+    sh: &Shell,
+    reporter: &dyn Reporter,
+    bindgen_version: &str,
+) -> Result<()> {
     if !on_path("rustup") {
         bail!("rustup is not on PATH: klab needs rustup to add the rust-src component and the musl target");
     }
@@ -126,19 +136,23 @@ pub fn ensure_rust_pieces(sh: &Shell, bindgen_version: &str) -> Result<()> {
         .quiet()
         .read()?;
     if !components.lines().any(|l| l.starts_with("rust-src")) {
-        let step = Step::start("adding the rust-src component (the kernel builds `core` from it)");
-        cmd!(sh, "rustup component add rust-src")
-            .run()
+        let step = Step::start(
+            reporter,
+            StepKind::Tools,
+            "adding the rust-src component (the kernel builds `core` from it)",
+        );
+        run_on_stderr(cmd!(sh, "rustup component add rust-src"))
             .context("rustup component add rust-src failed")?;
         step.done();
     }
     let targets = cmd!(sh, "rustup target list --installed").quiet().read()?;
     if !targets.lines().any(|l| l.trim() == MUSL_TARGET) {
-        let step = Step::start(format!(
-            "adding the {MUSL_TARGET} target (static guest tools)"
-        ));
-        cmd!(sh, "rustup target add {MUSL_TARGET}")
-            .run()
+        let step = Step::start(
+            reporter,
+            StepKind::Tools,
+            format!("adding the {MUSL_TARGET} target (static guest tools)"),
+        );
+        run_on_stderr(cmd!(sh, "rustup target add {MUSL_TARGET}"))
             .context("rustup target add failed")?;
         step.done();
     }
@@ -149,12 +163,15 @@ pub fn ensure_rust_pieces(sh: &Shell, bindgen_version: &str) -> Result<()> {
         .read()
         .unwrap_or_default();
     if !have.split_whitespace().any(|w| w == bindgen_version) {
-        let step = Step::start(format!("installing bindgen-cli {bindgen_version} (about 2 min; the kernel's Rust bindings need it)"));
-        cmd!(
+        let step = Step::start(
+            reporter,
+            StepKind::Tools,
+            format!("installing bindgen-cli {bindgen_version} (about 2 min; the kernel's Rust bindings need it)"),
+        );
+        run_on_stderr(cmd!(
             sh,
             "cargo install --locked bindgen-cli --version {bindgen_version}"
-        )
-        .run()
+        ))
         .context("cargo install bindgen-cli failed (see above)")?;
         step.done();
     }
@@ -162,22 +179,25 @@ pub fn ensure_rust_pieces(sh: &Shell, bindgen_version: &str) -> Result<()> {
 }
 
 /// Everything but the kernel.
-pub fn ensure_tools(sh: &Shell, bindgen_version: &str) -> Result<()> {
-    ensure_packages(sh, PACKAGES)?;
-    ensure_rust_pieces(sh, bindgen_version)
+pub fn ensure_tools(ws: &Workspace) -> Result<()> {
+    ensure_packages(&ws.sh, ws.reporter(), PACKAGES)?;
+    ensure_rust_pieces(&ws.sh, ws.reporter(), &ws.spec.bindgen)
 }
 
 /// clangd and rust-analyzer (`cargo xtask setup` and `test` only).
-pub fn ensure_editor_tools(sh: &Shell) -> Result<()> {
-    ensure_packages(sh, EDITOR_PACKAGES)?;
+pub fn ensure_editor_tools(ws: &Workspace) -> Result<()> {
+    let sh = &ws.sh;
+    ensure_packages(sh, ws.reporter(), EDITOR_PACKAGES)?;
     let components = cmd!(sh, "rustup component list --installed")
         .quiet()
         .read()?;
     if !components.lines().any(|l| l.starts_with("rust-analyzer")) {
-        let step =
-            Step::start("adding the rust-analyzer component (editor support for the Rust labs)");
-        cmd!(sh, "rustup component add rust-analyzer")
-            .run()
+        let step = Step::start(
+            ws.reporter(),
+            StepKind::Tools,
+            "adding the rust-analyzer component (editor support for the Rust labs)",
+        );
+        run_on_stderr(cmd!(sh, "rustup component add rust-analyzer"))
             .context("rustup component add rust-analyzer failed")?;
         step.done();
     }
@@ -186,12 +206,17 @@ pub fn ensure_editor_tools(sh: &Shell) -> Result<()> {
 
 /// `cargo xtask setup`: the tools (checked already), the editor tools, the lab kernel.
 pub fn run(ws: &Workspace) -> Result<()> {
-    let step = Step::start("checking tools and the lab kernel");
-    ensure_editor_tools(&ws.sh)?;
+    let step = Step::start(
+        ws.reporter(),
+        StepKind::Tools,
+        "checking tools and the lab kernel",
+    );
+    ensure_editor_tools(ws)?;
     let kernel = ws.kernel()?;
     accel::reprobe(&ws.paths, &kernel, ws.reporter());
     step.done();
-    println!("ready: lab kernel at {}", kernel.dir.display());
+    ws.reporter()
+        .output_line(format!("ready: lab kernel at {}", kernel.dir.display()));
     Ok(())
 }
 
@@ -203,12 +228,12 @@ pub fn test(ws: &Workspace) -> Result<bool> {
         ws.kernel_of(profile)?;
     }
     // The suite runs rust-analyzer and clangd over the reference solutions.
-    ensure_editor_tools(&ws.sh)?;
+    ensure_editor_tools(ws)?;
     let kernel = ws.kernel()?;
     // Probe KVM once here, not in each of the suite's parallel VM tests.
     accel::resolve(&ws.paths, &kernel, ws.reporter());
     // The suite opens grade's report.html in a real browser (headless).
-    ensure_packages(&ws.sh, &[("chromium", "chromium")])?;
+    ensure_packages(&ws.sh, ws.reporter(), &[("chromium", "chromium")])?;
     // The suite reads its JUnit report with a real JUnit consumer.
     if cmd!(ws.sh, "python3 -c 'import junitparser'")
         .quiet()
@@ -216,9 +241,12 @@ pub fn test(ws: &Workspace) -> Result<bool> {
         .run()
         .is_err()
     {
-        let step = Step::start("installing junitparser (the suite's JUnit consumer) with pip");
-        cmd!(ws.sh, "python3 -m pip install --quiet junitparser")
-            .run()
+        let step = Step::start(
+            ws.reporter(),
+            StepKind::Tools,
+            "installing junitparser (the suite's JUnit consumer) with pip",
+        );
+        run_on_stderr(cmd!(ws.sh, "python3 -m pip install --quiet junitparser"))
             .context("pip install junitparser failed")?;
         step.done();
     }

@@ -87,11 +87,11 @@ pub fn check_watch(ctx: &Workspace, mut options: CheckOptions) -> Result<bool> {
         if let Err(e) = klab::ops::check::check(ctx, &options) {
             eprintln!("error: {e:#}");
         }
-        println!(
+        ctx.reporter().output_line(format!(
             "\nwatching {} task folder(s) under {} for changes; Ctrl-C to stop",
             folders.len(),
             ctx.paths.show(&source.dir)
-        );
+        ));
         options.select = loop {
             std::thread::sleep(POLL);
             if klab::run::interrupt::requested() {
@@ -106,7 +106,8 @@ pub fn check_watch(ctx: &Workspace, mut options: CheckOptions) -> Result<bool> {
                 // Let an editor finish writing (several files, or write-then-rename).
                 std::thread::sleep(POLL);
                 state = snapshot(&folders);
-                println!("\n==> changed: {}", changed.join(", "));
+                ctx.reporter()
+                    .output_line(format!("\n==> changed: {}", changed.join(", ")));
                 break changed;
             }
         };

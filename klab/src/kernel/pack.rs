@@ -19,10 +19,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
+use crate::events::{Reporter, Step, StepKind};
 use crate::kernel::profile::Profile;
 use crate::kernel::{self, SourceSpec};
 use crate::paths::Paths;
-use crate::progress::Step;
 use manifest::{differences, read_manifest, shown, PackManifest, FORMAT, MANIFEST};
 
 /// The folder in the pack, and in the cache folder, that holds the tree.
@@ -42,6 +42,7 @@ pub fn export(
     spec: &SourceSpec,
     profile: Profile,
     file: &Path,
+    reporter: &dyn Reporter,
 ) -> Result<()> {
     let inputs = kernel::key_inputs(sh, paths, spec, profile)?;
     let dir = kernel::cache_dir_for(paths, spec, profile, &inputs);
@@ -54,7 +55,11 @@ pub fn export(
     let tree = dir.join(TREE);
     let staging = std::path::absolute(paths.out.join("kernel-export"))?;
 
-    let step = Step::start("choosing what module builds need (the kernel's install-extmod-build)");
+    let step = Step::start(
+        reporter,
+        StepKind::Kernel,
+        "choosing what module builds need (the kernel's install-extmod-build)",
+    );
     stage_extmod(sh, &tree, &staging)?;
     step.done();
 
@@ -73,11 +78,15 @@ pub fn export(
         unpacked_bytes,
     };
 
-    let step = Step::start(format!(
-        "writing {} ({files} files, {} before compression)",
-        file.display(),
-        mb(unpacked_bytes)
-    ));
+    let step = Step::start(
+        reporter,
+        StepKind::Kernel,
+        format!(
+            "writing {} ({files} files, {} before compression)",
+            file.display(),
+            mb(unpacked_bytes)
+        ),
+    );
     let partial = partial_path(file);
     let written = write_pack(&partial, &manifest, &sources, &step);
     let _ = std::fs::remove_dir_all(&staging);
@@ -88,13 +97,13 @@ pub fn export(
     std::fs::rename(&partial, file)
         .with_context(|| format!("renaming {} to {}", partial.display(), file.display()))?;
     step.done();
-    println!(
+    reporter.output_line(format!(
         "{}: {} (kernel {}); on a machine with this checkout and the same toolchain: cargo xtask kernel import {}",
         file.display(),
         mb(std::fs::metadata(file)?.len()),
         manifest.key,
         file.display()
-    );
+    ));
     Ok(())
 }
 
@@ -129,10 +138,8 @@ fn stage_extmod(sh: &Shell, tree: &Path, staging: &Path) -> Result<()> {
         sh.push_env("HOSTCC", "clang"),
         sh.push_env("MAKE", "make"),
     ];
-    cmd!(sh, "sh {script} {staging}")
-        .quiet()
-        .run()
-        .with_context(|| format!("{} failed (see above)", script.display()))
+    crate::host::run_on_stderr(cmd!(sh, "sh {script} {staging}"))
+        .with_context(|| format!("{} failed", script.display()))
 }
 
 /// Every entry below `root`, as (path on disk, path in the tree), parents first.
@@ -249,6 +256,7 @@ pub fn import(
     profile: Profile,
     file: &Path,
     force: bool,
+    reporter: &dyn Reporter,
 ) -> Result<()> {
     let manifest = read_manifest(file)?;
     // A pack says which profile it is by its fragments: take the profile whose inputs match,
@@ -281,16 +289,16 @@ pub fn import(
         );
     }
     let already = || {
-        println!(
+        reporter.output_line(format!(
             "a built lab kernel is already cached for this key ({}); nothing to do (--force replaces it)",
             dir.display()
-        )
+        ))
     };
     if kernel::is_built(&dir) && !force {
         already();
         return Ok(());
     }
-    let _lock = kernel::lock_cache(paths)?;
+    let _lock = kernel::lock_cache(paths, reporter)?;
     if kernel::is_built(&dir) && !force {
         already();
         return Ok(());
@@ -301,13 +309,17 @@ pub fn import(
     let _ = std::fs::remove_dir_all(&scratch.0);
     std::fs::create_dir_all(&scratch.0)
         .with_context(|| format!("creating {}", scratch.0.display()))?;
-    let step = Step::start(format!(
-        "unpacking {} ({} files, {}) into {}",
-        file.display(),
-        manifest.files,
-        mb(manifest.unpacked_bytes),
-        scratch.0.display()
-    ));
+    let step = Step::start(
+        reporter,
+        StepKind::Kernel,
+        format!(
+            "unpacking {} ({} files, {}) into {}",
+            file.display(),
+            manifest.files,
+            mb(manifest.unpacked_bytes),
+            scratch.0.display()
+        ),
+    );
     unpack::unpack(file, &scratch.0, &step).with_context(|| {
         format!(
             "unpacking {}; the cache is untouched; build the kernel instead: cargo xtask kernel build",
@@ -341,6 +353,9 @@ pub fn import(
         .with_context(|| format!("moving {} to {}", unpacked.display(), target.display()))?;
     std::fs::write(&stamp, format!("{} {}\n", spec.package, spec.version))
         .with_context(|| format!("writing {}", stamp.display()))?;
-    println!("lab kernel imported: {}", target.join(BZIMAGE).display());
+    reporter.output_line(format!(
+        "lab kernel imported: {}",
+        target.join(BZIMAGE).display()
+    ));
     Ok(())
 }

@@ -17,9 +17,10 @@ use crate::lab::doc_items;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
+use crate::events::{Reporter, Step, StepKind};
+use crate::kernel::make::Counting;
 use crate::kernel::{self, KernelTree};
 use crate::paths::Paths;
-use crate::progress::Step;
 use crate::run::Workspace;
 
 /// Written last into the documentation folder: the documentation is complete.
@@ -29,9 +30,10 @@ const READY: &str = ".klab-ready";
 pub fn run(ctx: &Workspace, select: &[String], open: bool) -> Result<bool> {
     let selected = ctx.select(select)?;
     let kernel = ctx.kernel()?;
-    let root = ensure(&ctx.sh, &ctx.paths, &kernel)?;
+    let reporter = ctx.reporter();
+    let root = ensure(&ctx.sh, &ctx.paths, &kernel, reporter)?;
     let index = root.join("kernel/index.html");
-    println!("the kernel crate: {}", index.display());
+    reporter.output_line(format!("the kernel crate: {}", index.display()));
     let mut labs: Vec<&crate::lab::manifest::Lab> = Vec::new();
     for s in &selected {
         if s.lab.manifest.language == "rust" && !labs.iter().any(|l| l.name == s.lab.name) {
@@ -44,35 +46,35 @@ pub fn run(ctx: &Workspace, select: &[String], open: bool) -> Result<bool> {
         let text = std::fs::read_to_string(&readme)
             .with_context(|| format!("reading {}", ctx.paths.show(&readme)))?;
         let items = doc_items::items(&text).with_context(|| ctx.paths.show(&readme))?;
-        println!("\n{} ({}):", lab.name, ctx.paths.show(&readme));
+        reporter.output_line(format!("\n{} ({}):", lab.name, ctx.paths.show(&readme)));
         if items.is_empty() {
-            println!(
+            reporter.output_line(format!(
                 "  (its README lists no items: no \"{}\" section)",
                 doc_items::SECTION
-            );
+            ));
         }
         let width = items.iter().map(|i| i.path.len()).max().unwrap_or(0);
         for item in items {
             match doc_items::resolve(&root, &item.path) {
-                Some(page) => println!(
+                Some(page) => reporter.output_line(format!(
                     "  {:width$}  {}",
                     item.path,
                     root.join(page.shown()).display()
-                ),
+                )),
                 None => {
                     all_found = false;
-                    println!(
+                    reporter.output_line(format!(
                         "  {:width$}  not in the documentation ({}:{})",
                         item.path,
                         ctx.paths.show(&readme),
                         item.line
-                    );
+                    ));
                 }
             }
         }
     }
     if open {
-        cmd!(ctx.sh, "xdg-open {index}").run().with_context(|| {
+        crate::host::run_on_stderr(cmd!(ctx.sh, "xdg-open {index}")).with_context(|| {
             format!(
                 "no browser opened (xdg-open); open {} yourself",
                 index.display()
@@ -96,12 +98,17 @@ fn docs_dir(paths: &Paths, kernel: &KernelTree) -> PathBuf {
 
 /// The documentation folder of `kernel` (its `kernel/index.html` and the rest), built first
 /// if needed.
-pub fn ensure(sh: &Shell, paths: &Paths, kernel: &KernelTree) -> Result<PathBuf> {
+pub fn ensure(
+    sh: &Shell,
+    paths: &Paths,
+    kernel: &KernelTree,
+    reporter: &dyn Reporter,
+) -> Result<PathBuf> {
     let dir = docs_dir(paths, kernel);
     if dir.join(READY).exists() {
         return Ok(dir);
     }
-    let _lock = kernel::lock_cache(paths)?;
+    let _lock = kernel::lock_cache(paths, reporter)?;
     if dir.join(READY).exists() {
         return Ok(dir);
     }
@@ -115,7 +122,7 @@ pub fn ensure(sh: &Shell, paths: &Paths, kernel: &KernelTree) -> Result<PathBuf>
             );
         }
     }
-    build(sh, kernel, &dir)?;
+    build(sh, kernel, &dir, reporter)?;
     Ok(dir)
 }
 
@@ -128,7 +135,7 @@ impl Drop for Removed {
     }
 }
 
-fn build(sh: &Shell, kernel: &KernelTree, dir: &Path) -> Result<()> {
+fn build(sh: &Shell, kernel: &KernelTree, dir: &Path, reporter: &dyn Reporter) -> Result<()> {
     let parent = dir
         .parent()
         .context("the documentation folder has no parent")?;
@@ -144,12 +151,13 @@ fn build(sh: &Shell, kernel: &KernelTree, dir: &Path) -> Result<()> {
     let _work = Removed(work.clone());
     let _partial = Removed(partial.clone());
 
-    let step = Step::start(format!(
+    let step = Step::start(reporter, StepKind::Kernel, format!(
         "copying the kernel tree to {} (make rustdoc writes in its tree; the shared one stays untouched)",
         work.display()
     ));
     let (tree, copy) = (&kernel.dir, work.join("linux"));
     cmd!(sh, "cp -a --reflink=auto {tree} {copy}")
+        .quiet()
         .run()
         .with_context(|| format!("copying {} to {}", tree.display(), copy.display()))?;
     step.done();
@@ -158,7 +166,7 @@ fn build(sh: &Shell, kernel: &KernelTree, dir: &Path) -> Result<()> {
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let step = Step::start(format!(
+    let step = Step::start(reporter, StepKind::Kernel, format!(
         "building the kernel crate's documentation (make LLVM=1 rustdoc, about a minute on 2 cores; log: {})",
         log.display()
     ));
@@ -167,7 +175,7 @@ fn build(sh: &Shell, kernel: &KernelTree, dir: &Path) -> Result<()> {
         "rustdoc".to_owned(),
         format!("rustdoc_output={}", partial.display()),
     ];
-    kernel::run_logged(sh, &copy, &args, &log, &step)
+    kernel::run_logged(sh, &copy, &args, &log, &step, Counting::LastLine)
         .context("building the kernel crate's documentation")?;
     let took = step.elapsed();
     if !partial.join("kernel/index.html").is_file() {

@@ -124,7 +124,7 @@ impl Workspace {
         if let Some(sandbox) = cached.as_ref() {
             return Ok(sandbox.clone());
         }
-        let sandbox = sandbox::Sandbox::probe(&self.sh, self.sandbox_policy)?;
+        let sandbox = sandbox::Sandbox::probe(&self.sh, self.sandbox_policy, self.reporter())?;
         *cached = Some(sandbox.clone());
         Ok(sandbox)
     }
@@ -169,7 +169,14 @@ impl Workspace {
                 let jobs = std::thread::available_parallelism()
                     .map(|n| n.get())
                     .unwrap_or(2);
-                kernel::ensure(&self.sh, &self.paths, &self.spec, profile, jobs)
+                kernel::ensure(
+                    &self.sh,
+                    &self.paths,
+                    &self.spec,
+                    profile,
+                    jobs,
+                    self.reporter(),
+                )
             }
         }
     }

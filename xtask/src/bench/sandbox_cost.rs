@@ -9,7 +9,7 @@ use klab::lab::selection::select;
 
 use klab::build::sandbox::{Job, Limits, Policy, Sandbox};
 use klab::build::{self, SourceRoot};
-use klab::progress::secs;
+use klab::events::secs;
 use klab::run::Workspace;
 
 const ROUNDS: usize = 5;
@@ -22,8 +22,8 @@ fn median(mut times: Vec<Duration>) -> Duration {
 /// One line per task: cold and edit builds with and without the sandbox.
 pub fn sandbox_cost(ctx: &Workspace, tasks: &[&str]) -> Result<Vec<String>> {
     let kernel = ctx.kernel()?;
-    let isolated = Sandbox::probe(&ctx.sh, Policy::Required)?;
-    let bare = Sandbox::probe(&ctx.sh, Policy::Off)?;
+    let isolated = Sandbox::probe(&ctx.sh, Policy::Required, ctx.reporter())?;
+    let bare = Sandbox::probe(&ctx.sh, Policy::Off, ctx.reporter())?;
     let mut lines = Vec::new();
     let scratch = tempfile::tempdir()?;
     let empty = Job {

@@ -109,6 +109,12 @@ pub fn copy_template_task(skels_dir: &Path, lab: &str, task: &str) -> PathBuf {
     dst
 }
 
+/// Writes `text` to `path`, its folders made first.
+pub fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
 /// Edits a fixture file in place; the edit must apply (a fixture that silently stayed the
 /// same would make its test meaningless).
 pub fn replace_in(path: &Path, from: &str, to: &str) {

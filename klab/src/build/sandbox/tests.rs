@@ -5,7 +5,8 @@ use super::*;
 
 fn sandbox() -> Sandbox {
     let sh = Shell::new().unwrap();
-    let sandbox = Sandbox::probe(&sh, Policy::Required).expect("bubblewrap works here");
+    let sandbox = Sandbox::probe(&sh, Policy::Required, &crate::events::Silent)
+        .expect("bubblewrap works here");
     assert!(sandbox.is_isolated());
     sandbox
 }

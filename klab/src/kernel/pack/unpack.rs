@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use super::manifest::{open_pack, MANIFEST};
 use super::{mb, TICK, TREE};
-use crate::progress::Step;
+use crate::events::Step;
 
 /// An import refuses a pack that expands past this (a real one is about 150 MB).
 const MAX_UNPACKED: u64 = 4 << 30;
@@ -141,7 +141,16 @@ mod tests {
         let file = pack_with(dir, entries);
         let dest = dir.join("out");
         std::fs::create_dir_all(&dest).unwrap();
-        unpack(&file, &dest, &Step::start("test unpack")).map(|()| dest)
+        unpack(
+            &file,
+            &dest,
+            &Step::start(
+                &crate::events::Silent,
+                crate::events::StepKind::Kernel,
+                "test",
+            ),
+        )
+        .map(|()| dest)
     }
 
     #[test]

@@ -1,0 +1,125 @@
+//! A task's staging folder under `target/klab/stage/<label>/<lab>/<task>/`: the student's
+//! regular files copied in (unchanged files left alone, so kbuild's incremental build works;
+//! deleted sources removed), and the stamp that says its modules are built from these
+//! sources against this kernel.
+//!
+//! It never takes a student's Makefile or Kbuild, never follows a link out of the task
+//! folder, and never runs anything.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::{kbuild, SourceRoot};
+use crate::lab::selection::Selected;
+use crate::paths::Paths;
+
+/// Files in a task folder the harness never takes from a student.
+const IGNORED_NAMES: &[&str] = &["Makefile", "Kbuild", "makefile", "GNUmakefile"];
+
+pub(super) fn stage_dir(paths: &Paths, source: &SourceRoot, sel: &Selected) -> PathBuf {
+    paths
+        .work
+        .join("stage")
+        .join(&source.label)
+        .join(&sel.lab.name)
+        .join(&sel.task.name)
+}
+
+/// Copies `src` into `stage` (regular files only, unchanged files left alone).
+pub(super) fn sync_sources(
+    src: &Path,
+    stage: &Path,
+    shown: &str,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    std::fs::create_dir_all(stage)?;
+    let mut wanted = std::collections::HashSet::new();
+    for entry in walkdir::WalkDir::new(src).follow_links(false) {
+        let entry = entry.with_context(|| format!("reading {shown}"))?;
+        let rel = entry.path().strip_prefix(src)?.to_path_buf();
+        let name = entry.file_name().to_string_lossy();
+        if entry.file_type().is_symlink() {
+            warnings.push(format!(
+                "{shown}/{}: symbolic links are ignored",
+                rel.display()
+            ));
+            continue;
+        }
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(stage.join(&rel))?;
+            continue;
+        }
+        if IGNORED_NAMES.contains(&name.as_ref()) {
+            warnings.push(format!(
+                "{shown}/{}: ignored (klab writes the Kbuild it builds with)",
+                rel.display()
+            ));
+            continue;
+        }
+        let data = std::fs::read(entry.path())
+            .with_context(|| format!("reading {shown}/{}", rel.display()))?;
+        if name.ends_with(".rs") {
+            for line in kbuild::unsafe_lines(&String::from_utf8_lossy(&data)) {
+                warnings.push(format!(
+                    "{shown}/{}:{line}: uses `unsafe`; the lab's kernel abstractions make it unnecessary",
+                    rel.display()
+                ));
+            }
+        }
+        let dest = stage.join(&rel);
+        if std::fs::read(&dest).ok().as_deref() != Some(&data[..]) {
+            std::fs::write(&dest, &data)?;
+        }
+        wanted.insert(rel);
+    }
+    // Sources deleted by the student must not linger in the stage.
+    for entry in walkdir::WalkDir::new(stage)
+        .into_iter()
+        .filter_map(|e| e.ok())
+    {
+        let rel = entry.path().strip_prefix(stage)?.to_path_buf();
+        let is_source = rel
+            .extension()
+            .is_some_and(|e| e == "c" || e == "h" || e == "rs");
+        if entry.file_type().is_file() && is_source && !wanted.contains(&rel) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// What a task's modules are built from: the staged sources and Kbuild, and the kernel tree
+/// (its `Module.symvers` changes with every kernel build).
+pub(super) fn build_stamp(stage: &Path, kdir: &Path) -> Result<String> {
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(stage)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .filter(|p| {
+            p.file_name().is_some_and(|n| n == "Kbuild")
+                || p.extension()
+                    .is_some_and(|e| e == "c" || e == "h" || e == "rs")
+        })
+        .collect();
+    files.sort();
+    for file in files {
+        parts.push(file.to_string_lossy().into_owned().into_bytes());
+        parts.push(std::fs::read(&file)?);
+    }
+    let symvers = std::fs::metadata(kdir.join("Module.symvers"))
+        .map(|m| (m.len(), m.modified().ok()))
+        .ok();
+    parts.push(format!("{} {symvers:?}", kdir.display()).into_bytes());
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    Ok(format!("{:016x}\n", crate::kernel::fnv64(&refs)))
+}
+
+pub(super) fn write_if_changed(path: &Path, text: &str) -> Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
