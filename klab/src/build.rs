@@ -9,6 +9,7 @@
 //! It never runs the student's code and never starts a compiler outside the sandbox.
 
 pub mod kbuild;
+pub mod modules;
 mod program;
 pub mod replay;
 pub mod sandbox;
@@ -18,14 +19,14 @@ pub mod symbols;
 
 use std::path::{Path, PathBuf};
 
-use crate::build::sandbox::{Finished, Job, Limits, Sandbox};
+use crate::build::sandbox::{Finished, Limits, Sandbox};
 use crate::kernel::KernelTree;
 use crate::lab::manifest::TaskManifest;
 use crate::lab::selection::Selected;
 use crate::paths::{Origin, Paths, RunLabel};
 use anyhow::{Context, Result};
 use program::build_program;
-use stage::{build_stamp, stage_dir, sync_sources, write_if_changed};
+use stage::{stage_dir, sync_sources, write_if_changed};
 
 /// Where a build takes its sources from.
 #[derive(Debug, Clone)]
@@ -43,6 +44,8 @@ pub struct BuiltTask {
     pub warnings: Vec<String>,
     /// The staged task folder it was built in (what compiler paths and reports name).
     pub stage: PathBuf,
+    /// What the compilers printed while building its modules (warnings: style findings).
+    pub build_output: String,
 }
 
 /// A build's outcome: the task's files, or the message to show the student.
@@ -122,6 +125,7 @@ pub fn build_task(
     }
 
     let mut files = Vec::new();
+    let mut build_output = String::new();
     if !task.modules.is_empty() {
         for module in &task.modules {
             let sources = module.source_paths(&stage);
@@ -146,52 +150,13 @@ pub fn build_task(
         for (rel, text) in kbuild::kbuild_files(task, kernel.profile.module_debug_info()) {
             write_if_changed(&stage.join(rel), &text)?;
         }
-        let kdir = &kernel.dir;
-        // Unchanged sources against the same kernel: the modules built last time stand, and
-        // kbuild's own no-op pass (a second or two per task) is skipped.
-        let stamp_path = stage.join(".klab-built");
-        let stamp = build_stamp(&stage, kdir)?;
-        let built_before = std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp)
-            && task
-                .modules
-                .iter()
-                .all(|m| stage.join(m.ko_path()).is_file());
-        // An `O=` build tree (`--kernel-tree`) includes its source tree through `source`.
-        let source_tree = std::fs::canonicalize(kdir.join("source")).ok();
-        if !built_before {
-            let _ = std::fs::remove_file(&stamp_path);
-            let job = Job {
-                program: "make",
-                args: [
-                    "-C".into(),
-                    kdir.as_os_str().to_owned(),
-                    "LLVM=1".into(),
-                    format!("M={}", stage.display()).into(),
-                    "-j2".into(),
-                    "modules".into(),
-                ]
-                .into(),
-                writable: Some(&stage),
-                readable: kernel_folders(kdir, &source_tree),
-            };
-            let done = sandbox.run(&job, &limits)?;
-            if !done.success {
-                let message =
-                    kbuild::rewrite_paths(&kbuild::interesting_lines(&done.output), &stage, &shown);
-                return Ok(Err(failure(message, &done, &limits)));
-            }
-            std::fs::write(&stamp_path, &stamp)?;
+        match modules::build(sandbox, &kernel.dir, &stage, &shown, task, &limits)? {
+            Ok(output) => build_output = output,
+            Err(message) => return Ok(Err(message)),
         }
-        for module in &task.modules {
-            let ko = stage.join(module.ko_path());
-            if !ko.exists() {
-                return Ok(Err(format!(
-                    "kbuild succeeded but produced no {}",
-                    module.ko_path()
-                )));
-            }
-            // In the guest every module is beside test.sh, whatever its folder on the host.
-            files.push((format!("{}.ko", module.name), ko));
+        match modules::outputs(&stage, task) {
+            Ok(kos) => files.extend(kos),
+            Err(message) => return Ok(Err(message)),
         }
     }
     for program in &task.programs {
@@ -227,6 +192,7 @@ pub fn build_task(
         files,
         warnings,
         stage,
+        build_output,
     }))
 }
 

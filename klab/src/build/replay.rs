@@ -268,9 +268,16 @@ pub struct Steps {
 }
 
 /// The one shell script every replay runs: `$1` is the kernel tree, then one recorded
-/// command per argument, evaluated in order (kbuild runs its commands with `sh -c` in the
-/// kernel tree too). Nothing is interpolated into it.
-const SCRIPT: &str = r#"cd "$1" || exit 1; shift; for c in "$@"; do eval "$c" || exit 1; done"#;
+/// command per argument, evaluated in order, as kbuild runs them (`sh -c`, in the kernel
+/// tree, with the variables the kernel's Makefile exports that its commands read: rustc's
+/// unstable options, clippy's configuration, the tree's paths). `set -e` stops at the first
+/// failing part of a command (`rustc …; objtool …` must not hide rustc's failure). Nothing
+/// is interpolated into it.
+const SCRIPT: &str = r#"set -e
+cd "$1"
+shift
+export RUSTC_BOOTSTRAP=1 srctree=. objtree=. CLIPPY_CONF_DIR=.
+for c in "$@"; do eval "$c"; done"#;
 
 /// Runs `commands` in the sandbox, in the kernel tree.
 fn run_in_sandbox(

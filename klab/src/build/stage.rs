@@ -89,34 +89,6 @@ pub(super) fn sync_sources(
     Ok(())
 }
 
-/// What a task's modules are built from: the staged sources and Kbuild, and the kernel tree
-/// (its `Module.symvers` changes with every kernel build).
-pub(super) fn build_stamp(stage: &Path, kdir: &Path) -> Result<String> {
-    let mut parts: Vec<Vec<u8>> = Vec::new();
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(stage)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .filter(|p| {
-            p.file_name().is_some_and(|n| n == "Kbuild")
-                || p.extension()
-                    .is_some_and(|e| e == "c" || e == "h" || e == "rs")
-        })
-        .collect();
-    files.sort();
-    for file in files {
-        parts.push(file.to_string_lossy().into_owned().into_bytes());
-        parts.push(std::fs::read(&file)?);
-    }
-    let symvers = std::fs::metadata(kdir.join("Module.symvers"))
-        .map(|m| (m.len(), m.modified().ok()))
-        .ok();
-    parts.push(format!("{} {symvers:?}", kdir.display()).into_bytes());
-    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-    Ok(format!("{:016x}\n", crate::kernel::fnv64(&refs)))
-}
-
 pub(super) fn write_if_changed(path: &Path, text: &str) -> Result<()> {
     if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;

@@ -66,7 +66,8 @@ impl Workspace {
     }
 }
 
-/// checkpatch and rustfmt over the student's module sources, as staged for `task`.
+/// The compilers' warnings from building `task`, then checkpatch and rustfmt over the
+/// student's module sources as staged.
 fn style_of(
     sandbox: &Sandbox,
     paths: &Paths,
@@ -82,11 +83,15 @@ fn style_of(
         .flat_map(|m| m.student_sources(&task.stage))
         .collect();
     let shown = paths.show(&source.dir.join(&sel.lab.name).join(&sel.task.name));
-    style::check_sources(
+    let shown = Path::new(&shown);
+    let mut findings = style::parse_compiler_warnings(&task.build_output, &task.stage, shown);
+    findings.extend(style::check_sources(
         sandbox,
         &kernel.dir,
         &task.stage,
         &sources,
-        Path::new(&shown),
-    )
+        shown,
+    ));
+    findings.truncate(style::MAX_FINDINGS);
+    findings
 }
