@@ -284,9 +284,9 @@ fn local_path_allowed(path: &[u8]) -> bool {
     // TODO 4/7: set `allowed` to false for relative paths, paths with a `.` or `..` component, and paths under /dev, /proc and /sys
     let mut components = path.split(|&b| b == b'/').filter(|c| !c.is_empty());
     let first = components.clone().next();
-    if path.first() != Some(&b'/') || components.any(|c| c == b"." || c == b"..") {
-        allowed = false;
-    } else if matches!(first, Some(b"dev" | b"proc" | b"sys")) {
+    let relative = path.first() != Some(&b'/');
+    let dotted = components.any(|c| c == b"." || c == b"..");
+    if relative || dotted || matches!(first, Some(b"dev" | b"proc" | b"sys")) {
         allowed = false;
     }
     allowed

@@ -14,9 +14,8 @@ module! {
     license: "GPL",
 }
 
-// TODO 2/2: declare a string parameter `who` (default "world") with kernel::module_param!
-use kernel::str::CStr;
-kernel::module_param!(WHO: &CStr = "world", name: "who", desc: "who to greet");
+// TODO 2/1: declare a string parameter `who` (default "world") with kernel::module_param!
+kernel::module_param!(WHO: &kernel::str::CStr = "world", name: "who", desc: "who to greet");
 
 struct Hello;
 
