@@ -127,6 +127,7 @@ pub fn run_tasks(
             continue;
         }
         if session.as_ref().is_none_or(|s| !s.is_alive()) {
+            session.take().into_iter().for_each(|dead| retire(reporter, dead));
             vm_count += 1;
             let run_dir = runs_dir.join(format!("vm-{vm_count}"));
             let starting = Instant::now();
@@ -178,13 +179,18 @@ pub fn run_tasks(
             // Its state is thrown away: no clean power-off to wait for.
             if let Some(mut s) = session.take() {
                 s.kill();
+                retire(reporter, s);
             }
         }
     }
-    if let Some(s) = session {
-        s.shutdown();
-    }
+    session.into_iter().for_each(|s| retire(reporter, s));
     Ok(verdicts)
+}
+
+/// Stops a VM of the run (powered off if still running) and reports its peak memory.
+fn retire(reporter: &dyn Reporter, vm: VmSession) {
+    let peak_rss_kb = vm.shutdown();
+    reporter.report(Event::VmStopped { peak_rss_kb });
 }
 
 fn outcome_of_session_error(e: SessionError, during: &str) -> Outcome {
