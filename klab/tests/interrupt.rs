@@ -36,7 +36,10 @@ fn an_interrupt_kills_the_running_vm_and_no_further_task_starts() {
         assert_eq!(klab::run::interrupt::interrupt(), 1, "one VM was killed");
         (run.join().unwrap(), interrupted.elapsed())
     });
-    assert!(took < Duration::from_secs(5), "the run stopped {took:?} after the interrupt");
+    assert!(
+        took < Duration::from_secs(5),
+        "the run stopped {took:?} after the interrupt"
+    );
     assert_eq!(
         statuses(&verdicts),
         [

@@ -54,12 +54,20 @@ fn passing_tasks_share_one_vm_unless_each_must_have_its_own() {
     let tasks = [passing("a"), passing("b"), passing("c")];
     let rig = Rig::new(&tasks);
     let verdicts = rig.run(VmPolicy::Reuse);
-    assert!(verdicts.iter().all(|v| v.passed()), "{:?}", statuses(&verdicts));
+    assert!(
+        verdicts.iter().all(|v| v.passed()),
+        "{:?}",
+        statuses(&verdicts)
+    );
     assert_eq!(rig.vm_starts_and_stops(), (1, 1));
 
     let rig = Rig::new(&tasks);
     let verdicts = rig.run(VmPolicy::FreshPerTask);
-    assert!(verdicts.iter().all(|v| v.passed()), "{:?}", statuses(&verdicts));
+    assert!(
+        verdicts.iter().all(|v| v.passed()),
+        "{:?}",
+        statuses(&verdicts)
+    );
     assert_eq!(rig.vm_starts_and_stops(), (3, 3));
 }
 
@@ -83,7 +91,11 @@ fn a_command_that_hangs_times_out_and_the_next_task_gets_a_fresh_vm() {
     );
     assert!(matches!(verdicts[1].outcome, Outcome::Timeout { secs: 1 }));
     assert_eq!(rig.vm_starts_and_stops(), (2, 2));
-    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -108,16 +120,22 @@ fn an_oops_is_a_fault_with_its_title_and_the_vm_restarts() {
         "{:?}",
         fault.excerpt
     );
-    assert!(fault.excerpt.iter().any(|l| l.contains("fake_init")), "{:?}", fault.excerpt);
+    assert!(
+        fault.excerpt.iter().any(|l| l.contains("fake_init")),
+        "{:?}",
+        fault.excerpt
+    );
     assert_eq!(rig.vm_starts_and_stops(), (2, 2));
 }
 
 #[test]
 fn floods_of_output_and_console_stay_within_the_limits() {
+    // Past the caps, yet small enough to take a moment in a debug build (the console log's
+    // own cap, 16 MB, is left to the unit tests' budget).
     let flood = FakeTask {
         name: "flood",
         timeout_secs: 5,
-        rule: "flood_bytes = 4_000_000\nflood_console_bytes = 24_000_000\noutput = \"end\\n\"",
+        rule: "flood_bytes = 1_500_000\nflood_console_bytes = 1_500_000\noutput = \"end\\n\"",
     };
     let rig = Rig::new(&[flood, passing("after")]);
     rig.expect("flood", "end\n", 0, "");
@@ -133,9 +151,9 @@ fn floods_of_output_and_console_stay_within_the_limits() {
         record.output.iter().any(|l| l.contains("bytes cut]")),
         "the cut is marked"
     );
-    let log = std::fs::metadata(rig.console_log(1)).unwrap().len();
-    assert!(log < CONSOLE_LOG_BYTES + 4096, "console log of {log} bytes");
-    assert!(read(&rig.console_log(1)).contains("[klab: console log truncated here]"));
+    let log = read(&rig.console_log(1));
+    assert!(log.len() < CONSOLE_LOG_BYTES as usize, "{}", log.len());
+    assert!(log.contains("fake: console flood"));
     // The protocol went on: the next task ran in the same VM.
     assert_eq!(rig.vm_starts_and_stops(), (1, 1));
 }

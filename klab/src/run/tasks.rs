@@ -127,7 +127,10 @@ pub fn run_tasks(
             continue;
         }
         if session.as_ref().is_none_or(|s| !s.is_alive()) {
-            session.take().into_iter().for_each(|dead| retire(reporter, dead));
+            session
+                .take()
+                .into_iter()
+                .for_each(|dead| retire(reporter, dead));
             vm_count += 1;
             let run_dir = runs_dir.join(format!("vm-{vm_count}"));
             let starting = Instant::now();

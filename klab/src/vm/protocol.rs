@@ -20,7 +20,9 @@ pub fn command_line(id: u64, command: &str) -> String {
 
 /// The command and its number in a line made by [`command_line`] (without its newline).
 pub fn parse_command_line(line: &str) -> Option<(u64, &str)> {
-    let (command, tail) = line.strip_prefix("( ")?.rsplit_once(" ) 2>&1; echo \"@@KLAB\"\"-DONE ")?;
+    let (command, tail) = line
+        .strip_prefix("( ")?
+        .rsplit_once(" ) 2>&1; echo \"@@KLAB\"\"-DONE ")?;
     let id = tail.strip_suffix(" $?@@\"")?.parse().ok()?;
     Some((id, command))
 }

@@ -25,8 +25,7 @@ use crate::run::interrupt;
 use crate::vm::console::{Fault, FaultKind, FaultWatch};
 use crate::vm::deadline::is_timeout;
 use crate::vm::limits::{
-    CappedLines, CappedText, COMMAND_OUTPUT_BYTES, DRAIN_TIME,
-    SHELL_WRITE_TIMEOUT,
+    CappedLines, CappedText, COMMAND_OUTPUT_BYTES, DRAIN_TIME, SHELL_WRITE_TIMEOUT,
 };
 use crate::vm::protocol::{command_line, Sentinel};
 use events::{Event, Events};

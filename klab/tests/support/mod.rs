@@ -67,7 +67,10 @@ impl Rig {
         let mut manifest = "title = \"fake\"\nlanguage = \"c\"\n".to_owned();
         let mut script = "boot = [\"Linux version 6.0 (klab-fake-vm)\"]\n".to_owned();
         for t in tasks {
-            manifest += &format!("[[tasks]]\nname = {:?}\ntimeout_secs = {}\n", t.name, t.timeout_secs);
+            manifest += &format!(
+                "[[tasks]]\nname = {:?}\ntimeout_secs = {}\n",
+                t.name, t.timeout_secs
+            );
             let rule = match t.rule {
                 "" => format!(
                     "output = \"hello from {0}\\n\"\ndmesg = [\"{0}: loaded\"]\n",
@@ -143,7 +146,13 @@ impl Rig {
                     warnings: vec![],
                     stage: stage.clone(),
                 };
-                Prepared::new(Selected { lab: &self.lab, task }, Ok(built))
+                Prepared::new(
+                    Selected {
+                        lab: &self.lab,
+                        task,
+                    },
+                    Ok(built),
+                )
             })
             .collect();
         let source = SourceRoot {
@@ -179,13 +188,18 @@ impl Rig {
 
     /// The console log of the run's VM number `n` (from 1).
     pub fn console_log(&self, n: usize) -> PathBuf {
-        self.paths.work.join(format!("runs/fake/vm-{n}/console.log"))
+        self.paths
+            .work
+            .join(format!("runs/fake/vm-{n}/console.log"))
     }
 }
 
 /// `(task, status)` of each verdict, e.g. `("fake/pass", "PASS")`.
 pub fn statuses(verdicts: &[TaskVerdict]) -> Vec<(String, &'static str)> {
-    verdicts.iter().map(|v| (v.id.clone(), v.status())).collect()
+    verdicts
+        .iter()
+        .map(|v| (v.id.clone(), v.status()))
+        .collect()
 }
 
 /// The text of `path`, or "" when it is missing.

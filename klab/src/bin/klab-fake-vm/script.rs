@@ -88,7 +88,13 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(script.rule_for("cd /lab/a/b && sh ./test.sh").unwrap().status, 3);
+        assert_eq!(
+            script
+                .rule_for("cd /lab/a/b && sh ./test.sh")
+                .unwrap()
+                .status,
+            3
+        );
         assert!(script.rule_for("cd /lab/a/c && sh ./test.sh").unwrap().hang);
         assert!(script.rule_for("dmesg").is_none());
     }

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::vm::limits::{EXCERPT_LINES, EXCERPT_LINE_BYTES, LINE_BYTES};
+use crate::vm::limits::{CONSOLE_KEPT_BYTES, EXCERPT_LINES, EXCERPT_LINE_BYTES, LINE_BYTES};
 
 struct Fake {
     session: VmSession,
@@ -34,8 +34,7 @@ fn fake(answer: impl Fn(&str, u64, &mut UnixStream) + Send + 'static) -> Fake {
         let mut out = shell_guest.try_clone().unwrap();
         for line in BufReader::new(shell_guest).lines() {
             let Ok(line) = line else { return };
-            let (id, command) =
-                crate::vm::protocol::parse_command_line(&line).unwrap_or((0, ""));
+            let (id, command) = crate::vm::protocol::parse_command_line(&line).unwrap_or((0, ""));
             answer(command, id, &mut out);
         }
     });
@@ -255,7 +254,10 @@ fn notes_and_console_lines_share_the_log_without_overwriting() {
             .unwrap()
             .contains(text)
         {
-            assert!(start.elapsed() < Duration::from_secs(5), "{text} never logged");
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{text} never logged"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     };
