@@ -126,11 +126,10 @@ pub fn run_tasks(
             verdicts.push(verdict);
             continue;
         }
-        if session.as_ref().is_none_or(|s| !s.is_alive()) {
-            session
-                .take()
-                .into_iter()
-                .for_each(|dead| retire(reporter, dead));
+        if let Some(dead) = session.take_if(|s| !s.is_alive()) {
+            retire(reporter, dead);
+        }
+        if session.is_none() {
             vm_count += 1;
             let run_dir = runs_dir.join(format!("vm-{vm_count}"));
             let starting = Instant::now();
@@ -178,12 +177,10 @@ pub fn run_tasks(
             .splice(0..0, built.warnings.iter().cloned());
         report(paths, &verdict);
         verdicts.push(verdict);
-        if policy == VmPolicy::FreshPerTask {
-            // Its state is thrown away: no clean power-off to wait for.
-            if let Some(mut s) = session.take() {
-                s.kill();
-                retire(reporter, s);
-            }
+        // FreshPerTask: the VM's state is thrown away, no clean power-off to wait for.
+        if let Some(mut s) = session.take_if(|_| policy == VmPolicy::FreshPerTask) {
+            s.kill();
+            retire(reporter, s);
         }
     }
     session.into_iter().for_each(|s| retire(reporter, s));

@@ -3,10 +3,13 @@
 //! The kernel console (ttyS0) arrives on QEMU's stdout: every line goes to the console log
 //! and through a [`FaultWatch`]. The guest's init runs a command loop on ttyS1 (a unix
 //! socket here): the harness sends one line per command and the guest answers with the
-//! command's output followed by a sentinel `@@KLAB-DONE <id> <status>@@`. Every wait has a
-//! timeout; a VM that misbehaves is killed, never waited on forever. What the guest sends is
-//! kept within the caps of [`crate::vm::limits`]: lines are cut, a command's output is capped,
-//! and so are the console lines kept.
+//! command's output followed by a sentinel with its exit status ([`crate::vm::protocol`]).
+//! How QEMU is started and attached is in `start`, saving and resuming in `state`. Every
+//! wait has a timeout; a VM that misbehaves is killed, never waited on forever. What the
+//! guest sends is kept within the caps of [`crate::vm::limits`]: lines are cut, a command's
+//! output is capped, and so are the console lines kept. A session knows its QEMU's peak
+//! memory once stopped (the run reports it as `VmStopped`); the interrupt token knows every
+//! live QEMU, to kill on Ctrl-C.
 
 mod events;
 mod start;
@@ -30,7 +33,6 @@ use crate::vm::limits::{
 use crate::vm::protocol::{command_line, Sentinel};
 use events::{Event, Events};
 
-pub use crate::vm::protocol::READY_LINE;
 /// How long a command may go on after the kernel reported a bug (the report's own lines
 /// arrive within it).
 const FAULT_GRACE: Duration = Duration::from_secs(5);
