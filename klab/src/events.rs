@@ -69,6 +69,11 @@ pub enum Event {
         resumed: bool,
         elapsed_secs: f64,
     },
+    /// A VM of a run of tasks was stopped (killed, or powered off): the largest resident set
+    /// its QEMU reached, in KiB (0 when it could not be read). Bench reports the peak.
+    VmStopped {
+        peak_rss_kb: u64,
+    },
     /// A task's build failed: the compiler's output, paths pointing at the student's files.
     BuildFailed {
         task: String,

@@ -12,5 +12,6 @@ pub mod launch;
 pub mod limits;
 pub mod line_reader;
 pub mod monitor;
+pub mod protocol;
 pub mod qemu;
 pub mod session;

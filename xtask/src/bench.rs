@@ -3,10 +3,12 @@
 //! of the task's modules); the kernel comes from the cache. Every figure comes from the
 //! pipeline's own steps (the same code `check` and `grade` run).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
-use klab::events::secs;
+use klab::events::{secs, Event, Reporter};
 use klab::lab::selection::select;
 use klab::run::Workspace;
 
@@ -53,7 +55,9 @@ pub fn run(
 
 /// `bench`: one task (cold build, then an edit) and each whole lab, booted and resumed;
 /// then grading throughput both ways. Prints one table.
-fn table(ctx: &Workspace) -> Result<()> {
+fn table(ws: &Workspace) -> Result<()> {
+    let peak = Arc::new(PeakRss::forwarding(ws.reporter_handle()));
+    let ctx = &ws.reporting_to(peak.clone())?;
     let t = Instant::now();
     let kernel = ctx.kernel()?;
     let kernel_time = t.elapsed();
@@ -131,7 +135,7 @@ fn table(ctx: &Workspace) -> Result<()> {
     }
     println!(
         "peak memory of one VM: {:.0} MiB (QEMU resident set)",
-        klab::vm::session::peak_vm_rss_kb() as f64 / 1024.0
+        peak.kb.load(Ordering::Relaxed) as f64 / 1024.0
     );
     println!("\nkernel profiles (a task cycle: build + copy + resume + test, on the fast path):");
     for line in by_profile {
@@ -176,4 +180,28 @@ pub(crate) fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<
         }
     }
     Ok(())
+}
+
+/// Passes every event on, keeping the largest resident set a stopped VM reported.
+struct PeakRss {
+    next: Arc<dyn Reporter>,
+    kb: AtomicU64,
+}
+
+impl PeakRss {
+    fn forwarding(next: Arc<dyn Reporter>) -> PeakRss {
+        PeakRss {
+            next,
+            kb: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Reporter for PeakRss {
+    fn report(&self, event: Event) {
+        if let Event::VmStopped { peak_rss_kb } = event {
+            self.kb.fetch_max(peak_rss_kb, Ordering::Relaxed);
+        }
+        self.next.report(event);
+    }
 }

@@ -42,6 +42,7 @@ fn run(cli: Cli) -> Result<bool> {
         kernel_tree: cli.kernel_tree.clone(),
         profile: cli.kernel_profile,
         sandbox,
+        qemu: None,
     };
     let ws = Workspace::new(&options, reporter)?;
     if cli.command.needs_tools() {
@@ -172,8 +173,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let grading = matches!(cli.command, Command::Grade { .. });
     let _ = ctrlc::set_handler(move || {
-        klab::run::interrupt::request();
-        let killed = klab::vm::session::kill_all_vms();
+        let killed = klab::run::interrupt::interrupt();
         eprintln!("\ninterrupted: {killed} VM(s) killed");
         if !grading {
             std::process::exit(130);

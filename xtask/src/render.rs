@@ -96,7 +96,7 @@ impl Reporter for Terminal {
                 output.lines().for_each(|l| eprintln!("    | {l}"));
             }
             Event::Verdict(v) if self.verdicts => print_verdict(&v),
-            Event::Verdict(_) | Event::VmStarted { .. } => {}
+            Event::Verdict(_) | Event::VmStarted { .. } | Event::VmStopped { .. } => {}
             Event::Warning { message } => eprintln!("warning: {message}"),
             Event::Note { message } => eprintln!("    {message}"),
             Event::Graded {

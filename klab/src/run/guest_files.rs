@@ -102,7 +102,7 @@ impl Workspace {
 
     pub fn image(&self, kernel: &KernelTree, initrd: PathBuf) -> VmImage {
         VmImage {
-            qemu: accel::QEMU.into(),
+            qemu: self.qemu.clone(),
             kernel: kernel.bzimage.clone(),
             initrd,
             // Also for the debug profile: KASAN's shadow (1/8) fits, and every kmemleak scan

@@ -144,7 +144,10 @@ pub fn run_tasks(
             verdicts.push(verdict);
             continue;
         }
-        if session.as_ref().is_none_or(|s| !s.is_alive()) {
+        if let Some(dead) = session.take_if(|s| !s.is_alive()) {
+            retire(reporter, dead);
+        }
+        if session.is_none() {
             vm_count += 1;
             let run_dir = runs_dir.join(format!("vm-{vm_count}"));
             let starting = Instant::now();
@@ -190,17 +193,20 @@ pub fn run_tasks(
         verdict.warnings.splice(0..0, prepared.warnings());
         report(paths, &verdict);
         verdicts.push(verdict);
-        if policy == VmPolicy::FreshPerTask {
-            // Its state is thrown away: no clean power-off to wait for.
-            if let Some(mut s) = session.take() {
-                s.kill();
-            }
+        // FreshPerTask: the VM's state is thrown away, no clean power-off to wait for.
+        if let Some(mut s) = session.take_if(|_| policy == VmPolicy::FreshPerTask) {
+            s.kill();
+            retire(reporter, s);
         }
     }
-    if let Some(s) = session {
-        s.shutdown();
-    }
+    session.into_iter().for_each(|s| retire(reporter, s));
     Ok(verdicts)
+}
+
+/// Stops a VM of the run (powered off if still running) and reports its peak memory.
+fn retire(reporter: &dyn Reporter, vm: VmSession) {
+    let peak_rss_kb = vm.shutdown();
+    reporter.report(Event::VmStopped { peak_rss_kb });
 }
 
 fn outcome_of_session_error(e: SessionError, during: &str) -> Outcome {

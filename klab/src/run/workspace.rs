@@ -26,6 +26,9 @@ pub struct WorkspaceOptions {
     pub profile: Option<profile::Profile>,
     /// Whether builds of student input may run without the sandbox.
     pub sandbox: sandbox::Policy,
+    /// Run VMs with this program instead of `qemu-system-x86_64` (found on `PATH`): the
+    /// pipeline's own tests point it at `klab-fake-vm`.
+    pub qemu: Option<PathBuf>,
 }
 
 /// What every command of one klab invocation shares: the repository's paths and labs, the
@@ -38,6 +41,8 @@ pub struct Workspace {
     /// The profile of the cached lab kernel to use (`--kernel-tree` says its own).
     pub profile: profile::Profile,
     kernel_tree: Option<PathBuf>,
+    /// The program that runs VMs ([`WorkspaceOptions::qemu`]).
+    pub qemu: PathBuf,
     labs: Vec<Lab>,
     /// The base initramfs (busybox, rootfs/, guest tools), built once per process and shared
     /// with worker contexts: grading many submissions must not rebuild it for each.
@@ -72,6 +77,10 @@ impl Workspace {
             spec,
             profile,
             kernel_tree: options.kernel_tree.clone(),
+            qemu: options
+                .qemu
+                .clone()
+                .unwrap_or_else(|| crate::vm::accel::QEMU.into()),
             labs,
             base_archive: Default::default(),
             sandbox_policy: options.sandbox,
@@ -89,6 +98,7 @@ impl Workspace {
             spec: self.spec.clone(),
             profile: self.profile,
             kernel_tree: self.kernel_tree.clone(),
+            qemu: self.qemu.clone(),
             labs: self.labs.clone(),
             base_archive: self.base_archive.clone(),
             sandbox_policy: self.sandbox_policy,
@@ -111,6 +121,11 @@ impl Workspace {
         let mut ws = self.worker()?;
         ws.reporter = reporter;
         Ok(ws)
+    }
+
+    /// Where events go, to keep (bench wraps it to watch the events go by).
+    pub fn reporter_handle(&self) -> Arc<dyn Reporter> {
+        self.reporter.clone()
     }
 
     /// Where events go.

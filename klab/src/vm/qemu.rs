@@ -128,7 +128,7 @@ pub fn qemu_args(image: &VmImage, shell: &ShellPort) -> Vec<String> {
                 "-chardev".into(),
                 format!(
                     "socket,id=shell,path={},server=on,wait=on",
-                    socket.display()
+                    qemu_opt_value(&socket.display().to_string())
                 ),
                 "-serial".into(),
                 "chardev:shell".into(),
@@ -284,6 +284,27 @@ mod tests {
         );
         assert!(
             line.ends_with("-incoming unix:/run/x/incoming.sock"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn commas_in_socket_paths_are_doubled_for_qemu() {
+        let args = qemu_args(
+            &image(),
+            &ShellPort::Harness {
+                socket: "/run/a,b/shell.sock".into(),
+                monitor: Some("/run/a,b/monitor.sock".into()),
+                incoming: None,
+            },
+        );
+        let line = args.join(" ");
+        assert!(
+            line.contains("socket,id=shell,path=/run/a,,b/shell.sock,server=on,wait=on"),
+            "{line}"
+        );
+        assert!(
+            line.contains("-monitor unix:/run/a,,b/monitor.sock,server=on"),
             "{line}"
         );
     }

@@ -116,6 +116,11 @@ pub fn measure(
     }
     let verdicts = staged.run(&ws, SnapshotMode::Compare, VmPolicy::Reuse)?;
     let events = recorder.events();
+    // The VMs' peak memory goes on to the caller (the rest of the row's events stay quiet).
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::VmStopped { .. }))
+        .for_each(|e| ctx.reporter().report(e.clone()));
     let vm_starts = |from: usize| -> Duration {
         events[from..]
             .iter()
@@ -181,7 +186,8 @@ pub fn start_to_prompt(ctx: &Workspace, kernel: &KernelTree) -> Result<(Duration
                 .start(&run_dir, BOOT_TIMEOUT, ctx.reporter())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             times.push(t.elapsed());
-            vm.shutdown();
+            let peak_rss_kb = vm.shutdown();
+            ctx.reporter().report(Event::VmStopped { peak_rss_kb });
         }
         times.sort();
         Ok(times[1])

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::vm::limits::{EXCERPT_LINES, EXCERPT_LINE_BYTES, LINE_BYTES};
+use crate::vm::limits::{CONSOLE_KEPT_BYTES, EXCERPT_LINES, EXCERPT_LINE_BYTES, LINE_BYTES};
 
 struct Fake {
     session: VmSession,
@@ -27,24 +27,14 @@ fn fake(answer: impl Fn(&str, u64, &mut UnixStream) + Send + 'static) -> Fake {
         .spawn()
         .unwrap();
     let log_path = dir.path().join("console.log");
-    let log = File::create(&log_path).unwrap();
+    let log = start::open_console_log(&log_path).unwrap();
     let session =
         VmSession::attach(child, console_host, shell_host, log, log_path, dir.path()).unwrap();
     std::thread::spawn(move || {
         let mut out = shell_guest.try_clone().unwrap();
         for line in BufReader::new(shell_guest).lines() {
             let Ok(line) = line else { return };
-            // `( cmd ) 2>&1; echo "@@KLAB""-DONE <id> $?@@"`
-            let command = line
-                .strip_prefix("( ")
-                .and_then(|l| l.split(" ) 2>&1;").next())
-                .unwrap_or("");
-            let id = line
-                .split("-DONE ")
-                .nth(1)
-                .and_then(|r| r.split(' ').next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
+            let (id, command) = crate::vm::protocol::parse_command_line(&line).unwrap_or((0, ""));
             answer(command, id, &mut out);
         }
     });
@@ -56,7 +46,7 @@ fn fake(answer: impl Fn(&str, u64, &mut UnixStream) + Send + 'static) -> Fake {
 }
 
 fn done(out: &mut UnixStream, id: u64, status: i32) {
-    let _ = writeln!(out, "@@KLAB-DONE {id} {status}@@");
+    let _ = out.write_all(crate::vm::protocol::done_line(id, status).as_bytes());
 }
 
 /// A guest with the commands the tests use.
@@ -251,4 +241,34 @@ fn a_console_that_never_stops_printing_still_times_out() {
     times_out(&mut session, Duration::from_millis(500));
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     flood.join().unwrap();
+}
+
+#[test]
+fn notes_and_console_lines_share_the_log_without_overwriting() {
+    let mut fake = guest();
+    writeln!(fake.console, "before the note").unwrap();
+    // The line has reached the log once the session has seen it.
+    let seen = |fake: &mut Fake, text: &str| {
+        let start = Instant::now();
+        while !std::fs::read_to_string(fake.session.console_log())
+            .unwrap()
+            .contains(text)
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{text} never logged"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    seen(&mut fake, "before the note");
+    fake.session.note("task a/b");
+    writeln!(fake.console, "after the note").unwrap();
+    seen(&mut fake, "after the note");
+    let log = std::fs::read_to_string(fake.session.console_log()).unwrap();
+    assert!(log.contains("===== klab: task a/b ====="), "{log}");
+    assert!(
+        log.find("klab: task a/b").unwrap() < log.find("after the note").unwrap(),
+        "{log}"
+    );
 }
