@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use crate::atomic_file;
 use crate::build::SourceRoot;
 use crate::judge::rubric::{self, Rubric};
+use crate::judge::verdict::Outcome;
 use crate::kernel::KernelTree;
 use crate::lab::manifest::Lab;
 use crate::lab::params::{self, Draw};
@@ -61,6 +62,8 @@ pub(super) fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
             id: format!("{}/{}", lab.name, task.name),
             status: status.into(),
             explanation: why.into(),
+            mismatch: None,
+            warnings: vec![],
             checks: rubric::zero(task),
             duration: std::time::Duration::ZERO,
         })
@@ -183,6 +186,11 @@ pub(super) fn grade_one(
             id: verdict.id.clone(),
             status: verdict.status().into(),
             explanation,
+            mismatch: match &verdict.outcome {
+                Outcome::Mismatch(m) => Some(m.clone()),
+                _ => None,
+            },
+            warnings: verdict.warnings.clone(),
             checks: filled.score_verdict(verdict),
             duration: verdict.duration,
         });

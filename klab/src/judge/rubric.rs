@@ -12,10 +12,12 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::judge::diff::FailedChecks;
 use crate::judge::record::{Record, Section};
 use crate::judge::snapshot::Snapshot;
 use crate::judge::verdict::{Outcome, TaskVerdict};
 use crate::lab::manifest::{Lab, TaskManifest};
+use crate::lab::params::Values;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +29,40 @@ pub struct Check {
     /// The section the block must be in; default: the one of the reviewed snapshot it is in.
     #[serde(default)]
     pub section: Option<Section>,
+    /// When a student sees this check in Gradescope (default: always).
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// One or two sentences shown with the check when it fails (what to look at).
+    #[serde(default)]
+    pub hint: Option<String>,
 }
+
+/// When a student sees a check's result: Gradescope's test visibility. `hidden` checks are
+/// never shown to students (Gradescope expects them to be worth no points).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    #[default]
+    Visible,
+    AfterDueDate,
+    AfterPublished,
+    Hidden,
+}
+
+impl Visibility {
+    /// The value Gradescope's `results.json` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Visibility::Visible => "visible",
+            Visibility::AfterDueDate => "after_due_date",
+            Visibility::AfterPublished => "after_published",
+            Visibility::Hidden => "hidden",
+        }
+    }
+}
+
+/// The longest `hint`, in characters.
+pub const HINT_MAX_CHARS: usize = 500;
 
 /// The score of one check (or of the whole task when it has no checks).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +71,11 @@ pub struct CheckScore {
     pub points: f64,
     pub max_points: f64,
     pub passed: bool,
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// The check's hint, shown when it fails.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub hint: Option<String>,
 }
 
 pub fn validate(task: &TaskManifest) -> Result<()> {
@@ -52,6 +92,17 @@ pub fn validate(task: &TaskManifest) -> Result<()> {
         }
         if !(check.points.is_finite() && check.points >= 0.0) {
             bail!("check `{}`: points must be a number >= 0", check.name);
+        }
+        if let Some(hint) = &check.hint {
+            if hint.trim().is_empty() || hint.chars().count() > HINT_MAX_CHARS {
+                bail!(
+                    "check `{}`: `hint` must be a sentence or two (1 to {HINT_MAX_CHARS} characters), or left out",
+                    check.name
+                );
+            }
+            if hint.chars().any(|c| c.is_control() && c != '\n') {
+                bail!("check `{}`: `hint` must be plain text (no control characters)", check.name);
+            }
         }
     }
     if let (Some(points), false) = (task.points, task.checks.is_empty()) {
@@ -173,6 +224,8 @@ impl<'a> Rubric<'a> {
                 points: if passed { max_points(task) } else { 0.0 },
                 max_points: max_points(task),
                 passed,
+                visibility: Visibility::Visible,
+                hint: None,
             }];
         }
         task.checks
@@ -185,16 +238,40 @@ impl<'a> Rubric<'a> {
                     points: if passed { check.points } else { 0.0 },
                     max_points: check.points,
                     passed,
+                    visibility: check.visibility,
+                    hint: check.hint.clone(),
                 }
             })
             .collect()
+    }
+
+    /// The checks `record` fails, its blocks' placeholders filled in with `params` (as
+    /// `grade` fills them): the line under a FAIL verdict. `None` for a task without checks.
+    pub fn failed_checks(&self, record: &Record, params: &Values) -> Option<FailedChecks> {
+        if self.task.checks.is_empty() {
+            return None;
+        }
+        let failed = self
+            .task
+            .checks
+            .iter()
+            .zip(&self.sections)
+            .filter(|(check, section)| {
+                !block_in(record.section(**section), &params.expand(&check.block))
+            })
+            .map(|(check, _)| check.name.clone())
+            .collect();
+        Some(FailedChecks {
+            failed,
+            total: self.task.checks.len(),
+        })
     }
 
     /// Scores a verdict: its record when the task ran to the end (a pass, a mismatch, no
     /// snapshot yet), nothing after a fault, a timeout or a build failure.
     pub fn score_verdict(&self, verdict: &TaskVerdict) -> Vec<CheckScore> {
         let record = match verdict.outcome {
-            Outcome::Pass | Outcome::Mismatch { .. } | Outcome::NoSnapshot => {
+            Outcome::Pass | Outcome::Mismatch(_) | Outcome::NoSnapshot => {
                 verdict.record.as_ref()
             }
             _ => None,
@@ -213,13 +290,19 @@ pub fn zero(task: &TaskManifest) -> Vec<CheckScore> {
         points: 0.0,
         max_points: max,
         passed: false,
+        visibility: Visibility::Visible,
+        hint: None,
     };
     if task.checks.is_empty() {
         return vec![scores(WHOLE_SNAPSHOT, max_points(task))];
     }
     task.checks
         .iter()
-        .map(|c| scores(&c.name, c.points))
+        .map(|c| CheckScore {
+            visibility: c.visibility,
+            hint: c.hint.clone(),
+            ..scores(&c.name, c.points)
+        })
         .collect()
 }
 
