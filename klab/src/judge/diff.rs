@@ -181,9 +181,9 @@ fn hunks(expected: &[String], actual: &[String], steps: bool) -> Vec<Hunk> {
                     first_change = Some((old_range.start, !old_range.is_empty()));
                 }
                 match op {
-                    DiffOp::Equal { .. } => lines.extend(
-                        old_range.map(|i| line(LineKind::Context, old[i])),
-                    ),
+                    DiffOp::Equal { .. } => {
+                        lines.extend(old_range.map(|i| line(LineKind::Context, old[i])))
+                    }
                     _ => {
                         lines.extend(old_range.map(|i| line(LineKind::Expected, old[i])));
                         lines.extend(new_range.map(|i| line(LineKind::Actual, new[i])));
@@ -201,7 +201,10 @@ fn hunks(expected: &[String], actual: &[String], steps: bool) -> Vec<Hunk> {
                 expected_start,
                 expected_len: lines.iter().filter(|l| l.kind != LineKind::Actual).count(),
                 actual_start,
-                actual_len: lines.iter().filter(|l| l.kind != LineKind::Expected).count(),
+                actual_len: lines
+                    .iter()
+                    .filter(|l| l.kind != LineKind::Expected)
+                    .count(),
                 step,
                 lines,
             }

@@ -216,7 +216,8 @@ mod tests {
         let text = verdict.explain();
         assert!(
             text.starts_with("  checks failed (1 of 1): greets\n")
-                && text.contains("--- dmesg (the kernel log)\n  @@ -1 +1 @@\n  - hello\n  + helo\n")
+                && text
+                    .contains("--- dmesg (the kernel log)\n  @@ -1 +1 @@\n  - hello\n  + helo\n")
                 && !text.contains("--- output"),
             "{text}"
         );

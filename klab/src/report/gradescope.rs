@@ -79,8 +79,11 @@ fn check_output(task: &TaskGrade, check: &CheckScore) -> String {
             out.push_str("\nOutput differs from the reviewed snapshot (- expected, + yours):\n\n");
             out.push_str(&fenced("diff", &mismatch.diff.render("", &Plain)));
             if !task.warnings.is_empty() {
-                let warnings: Vec<String> =
-                    task.warnings.iter().map(|w| format!("warning: {w}")).collect();
+                let warnings: Vec<String> = task
+                    .warnings
+                    .iter()
+                    .map(|w| format!("warning: {w}"))
+                    .collect();
                 out.push_str(&format!("\n{}", fenced("text", &warnings.join("\n"))));
             }
         }
@@ -95,11 +98,7 @@ fn check_output(task: &TaskGrade, check: &CheckScore) -> String {
 /// `text` in a fenced code block: a fence longer than any run of backticks in `text`, so
 /// nothing a student's module prints can close it.
 fn fenced(info: &str, text: &str) -> String {
-    let longest = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("{fence}{info}\n{}\n{fence}\n", text.trim_end_matches('\n'))
 }

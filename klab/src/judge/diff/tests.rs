@@ -47,7 +47,10 @@ fn hunks_have_context_steps_and_section_titles() {
     let [output, dmesg] = m.diff.sections.as_slice() else {
         panic!("two sections: {m:?}");
     };
-    assert_eq!((output.section, dmesg.section), (Section::Output, Section::Dmesg));
+    assert_eq!(
+        (output.section, dmesg.section),
+        (Section::Output, Section::Dmesg)
+    );
     let hunk = &output.hunks[0];
     assert_eq!(
         hunk.step.as_deref(),
@@ -62,7 +65,8 @@ fn hunks_have_context_steps_and_section_titles() {
 #[test]
 fn a_step_is_the_nearest_step_line_at_or_above_the_first_change() {
     let expected = record("$ sh test.sh\n-- 1. a\nx\n-- 2. b\ny\nz\n[exit status 0]");
-    let changed = |text: &str| RecordDiff::between(&expected, &record(text)).sections[0].hunks[0].clone();
+    let changed =
+        |text: &str| RecordDiff::between(&expected, &record(text)).sections[0].hunks[0].clone();
     let in_two = changed("$ sh test.sh\n-- 1. a\nx\n-- 2. b\ny\nZ\n[exit status 0]");
     assert_eq!(in_two.step.as_deref(), Some("-- 2. b"));
     // A changed step line heads its own hunk.
@@ -78,7 +82,12 @@ fn a_step_is_the_nearest_step_line_at_or_above_the_first_change() {
 fn a_line_the_script_printed_and_the_kernel_logged_is_shown_in_its_section() {
     let expected = record("$ sh test.sh\nok\n[exit status 0]\n--- dmesg ---\nhello");
     let moved = Record {
-        output: vec!["$ sh test.sh".into(), "ok".into(), "hello".into(), "[exit status 0]".into()],
+        output: vec![
+            "$ sh test.sh".into(),
+            "ok".into(),
+            "hello".into(),
+            "[exit status 0]".into(),
+        ],
         dmesg: vec![],
     };
     let text = Mismatch {
