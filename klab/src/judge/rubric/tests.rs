@@ -177,14 +177,20 @@ fn failed_checks_name_the_checks_a_run_misses_with_placeholders_filled_in() {
     };
     let none = Values::default();
     let failed = rubric.failed_checks(&record, &none).unwrap();
-    assert_eq!((failed.failed, failed.total), (vec!["logs x".to_owned()], 2));
+    assert_eq!(
+        (failed.failed, failed.total),
+        (vec!["logs x".to_owned()], 2)
+    );
     // A block's placeholders take the run's values, as `grade` fills them in.
     let with_n = task("name = 't'\n[[checks]]\nname = 'n'\npoints = 1\nblock = 'x: [N]'\n");
     let reviewed = Snapshot::new("$ sh test.sh\n[exit status 0]\n--- dmesg ---\nx: [N]\n");
-    let rubric =
-        Rubric::resolve(&lab(), &with_n, Some(&reviewed), Path::new("t.snap")).unwrap();
+    let rubric = Rubric::resolve(&lab(), &with_n, Some(&reviewed), Path::new("t.snap")).unwrap();
     let two = Values::from_pairs([("N".into(), "2".into())]);
-    assert!(rubric.failed_checks(&record, &two).unwrap().failed.is_empty());
+    assert!(rubric
+        .failed_checks(&record, &two)
+        .unwrap()
+        .failed
+        .is_empty());
     assert_eq!(rubric.failed_checks(&record, &none).unwrap().failed, ["n"]);
     // Without checks the snapshot decides: no line of checks.
     let plain = task("name = 't'\n");
