@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::judge::verdict::TaskVerdict;
+use crate::judge::diff::Mismatch;
+use crate::judge::verdict::{Outcome, TaskVerdict};
 
 /// Which part of the flow a step belongs to: a renderer may draw some differently (a
 /// progress bar for the kernel build), and bench adds their times up by kind.
@@ -122,6 +123,10 @@ pub struct VerdictEvent {
     pub explanation: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub console_log: Option<String>,
+    /// A FAIL's diff and failed checks as data, for a reporter that styles them (the
+    /// explanation holds them as plain text).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mismatch: Option<Mismatch>,
 }
 
 impl VerdictEvent {
@@ -138,6 +143,10 @@ impl VerdictEvent {
                 verdict.explain().trim_end().to_owned()
             },
             console_log: verdict.console_log.as_deref().map(show),
+            mismatch: match &verdict.outcome {
+                Outcome::Mismatch(m) => Some(m.clone()),
+                _ => None,
+            },
         }
     }
 }

@@ -276,7 +276,11 @@ mod tests {
                 points: earned,
                 max_points: 4.0,
                 passed: earned == 4.0,
+                visibility: Default::default(),
+                hint: None,
             }],
+            mismatch: None,
+            warnings: vec![],
             duration: std::time::Duration::ZERO,
             console_log: None,
         };

@@ -5,6 +5,7 @@
 //!
 //! Never starts a process, never reads the VM: callers hand it text.
 
+pub mod diff;
 pub mod ktap;
 pub mod normalize;
 pub mod record;

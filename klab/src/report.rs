@@ -4,12 +4,15 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
+use crate::judge::diff::Mismatch;
 use crate::judge::rubric::CheckScore;
 use crate::lab::params::Draw;
 
+mod gradescope;
 pub mod html;
+
+pub use gradescope::gradescope;
 
 /// One task of one submission, graded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,6 +23,13 @@ pub struct TaskGrade {
     pub status: String,
     /// What the student should read: the diff, the compiler's message, the oops excerpt.
     pub explanation: String,
+    /// A FAIL's diff and failed checks as data (results.json shows the diff as a `diff`
+    /// code block).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mismatch: Option<Mismatch>,
+    /// Student-facing warnings (also at the end of `explanation`).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub checks: Vec<CheckScore>,
     pub duration: Duration,
     /// The kernel console log of the task's VM, as a file in the submission's results
@@ -70,62 +80,6 @@ impl SubmissionGrade {
             )
         })
     }
-}
-
-/// Gradescope's autograder `results.json`.
-pub fn gradescope(grade: &SubmissionGrade) -> Value {
-    let mut tests = Vec::new();
-    for (ti, task) in grade.tasks.iter().enumerate() {
-        for (ci, check) in task.checks.iter().enumerate() {
-            let mut output = format!("{}: {}", task.id, task.status);
-            if !check.passed && !task.explanation.is_empty() {
-                output.push('\n');
-                output.push_str(&task.explanation);
-            }
-            tests.push(json!({
-                "name": format!("{} — {}", task.id, check.name),
-                "number": format!("{}.{}", ti + 1, ci + 1),
-                "score": check.points,
-                "max_score": check.max_points,
-                "status": if check.passed { "passed" } else { "failed" },
-                "output": output,
-                "visibility": "visible",
-            }));
-        }
-    }
-    let mut output = format!(
-        "{}: {} of {} points",
-        grade.name,
-        fmt_points(grade.score()),
-        fmt_points(grade.max_score())
-    );
-    for note in &grade.notes {
-        output.push_str(&format!("\n{note}"));
-    }
-    if grade.incomplete {
-        output.push_str("\ngrading was interrupted: this result is incomplete");
-    }
-    if let Some(draw) = &grade.params {
-        output.push_str(&format!(
-            "\nlab parameters of this grading: {} (seed {})",
-            draw.values.describe(),
-            draw.seed
-        ));
-    }
-    let mut results = json!({
-        "score": grade.score(),
-        "max_score": grade.max_score(),
-        "execution_time": grade.execution_time.as_secs_f64().round() as u64,
-        "output": output,
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-    });
-    // Gradescope stores `extra_data` untouched: where a grade's parameters can be found again.
-    if let Some(draw) = &grade.params {
-        results["extra_data"] = json!({ "klab": { "seed": draw.seed, "params": draw.values } });
-    }
-    results
 }
 
 fn xml_escape(text: &str) -> String {

@@ -15,6 +15,7 @@ fn name(event: &Event) -> &'static str {
         Event::StepProgress { .. } => "step_progress",
         Event::StepFinished { .. } => "step_finished",
         Event::VmStarted { .. } => "vm_started",
+        Event::VmStopped { .. } => "vm_stopped",
         Event::BuildFailed { .. } => "build_failed",
         Event::Verdict(_) => "verdict",
         Event::Warning { .. } => "warning",
@@ -25,11 +26,12 @@ fn name(event: &Event) -> &'static str {
     }
 }
 
-const ALL: [&str; 11] = [
+const ALL: [&str; 12] = [
     "step_started",
     "step_progress",
     "step_finished",
     "vm_started",
+    "vm_stopped",
     "build_failed",
     "verdict",
     "warning",

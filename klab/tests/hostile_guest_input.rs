@@ -2,8 +2,10 @@
 //! symbolizer, the normaliser, the line reader) and the snapshot reader never panic, and
 //! what they keep stays within the caps of `klab::vm::limits`.
 
+use klab::judge::diff::{LineKind, Plain, RecordDiff};
 use klab::judge::normalize::{Filter, Normalizer};
-use klab::judge::snapshot::{diff, Snapshot};
+use klab::judge::record::Record;
+use klab::judge::snapshot::Snapshot;
 use klab::judge::symbolize::{annotate, module_frames, PLACE_MARK};
 use klab::vm::console::{FaultWatch, EXCERPT_LINES};
 use klab::vm::limits::{EXCERPT_LINE_BYTES, FRAMES_PER_LINE};
@@ -119,10 +121,22 @@ proptest! {
         let again = Snapshot::parse(&snap.to_file_text("labs/x/lab.toml", "x/1-a"));
         prop_assert_eq!(&again, &snap);
         let other = Snapshot::new(&text.replace('a', "b"));
-        let d = diff(&snap, &other);
-        prop_assert_eq!(d.is_empty(), snap == other);
-        // Each line of either side appears at most once, with a short prefix.
-        prop_assert!(d.len() <= 2 * (snap.body.len() + other.body.len()) + 16 * (text.lines().count() + 2));
+        let (ours, theirs) = (Record::of_snapshot(&snap), Record::of_snapshot(&other));
+        let diff = RecordDiff::between(&ours, &theirs);
+        prop_assert_eq!(diff.is_empty(), ours == theirs);
+        // Each line of either side appears at most once, with a short prefix (control
+        // characters written out take up to 8 bytes each), plus a title and hunk headers.
+        let d = diff.render("  ", &Plain);
+        let lines = text.lines().count() + 2;
+        prop_assert!(d.len() <= 8 * (snap.body.len() + other.body.len()) + 64 * lines + 200);
+        // No replaced line is replaced by itself.
+        for hunk in diff.sections.iter().flat_map(|s| &s.hunks) {
+            for pair in hunk.lines.windows(2) {
+                if pair[0].kind == LineKind::Expected && pair[1].kind == LineKind::Actual {
+                    prop_assert_ne!(&pair[0].text, &pair[1].text);
+                }
+            }
+        }
     }
 
     #[test]

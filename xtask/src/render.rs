@@ -2,6 +2,10 @@
 //! stdout (what a script or a test reads), progress on stderr. A long step with a count
 //! (the kernel build's objects) is an indicatif bar when stderr is a terminal, and a
 //! progress line every few seconds when it is not (CI logs, pipes).
+//!
+//! Verdicts are coloured (the status word, a FAIL's diff) when stdout is a terminal and
+//! `NO_COLOR` is not set (<https://no-color.org>); plain otherwise, as in every file klab
+//! writes. The engine's events carry the diff as data; how it looks is decided here.
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
@@ -9,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use klab::events::{Event, Reporter, VerdictEvent};
+use klab::judge::diff::{Paint, Plain, Role};
 use klab::report::fmt_points;
 
 /// How often a long step says where it is when stderr is not a terminal.
@@ -19,6 +24,8 @@ pub struct Terminal {
     /// scores instead.
     verdicts: bool,
     interactive: bool,
+    /// Colour verdicts on stdout.
+    colour: bool,
     state: Mutex<State>,
 }
 
@@ -33,6 +40,10 @@ impl Terminal {
         Terminal {
             verdicts,
             interactive: std::io::stderr().is_terminal(),
+            colour: use_colour(
+                std::io::stdout().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+            ),
             state: Mutex::default(),
         }
     }
@@ -95,7 +106,7 @@ impl Reporter for Terminal {
                 eprintln!("    {task}: build failed");
                 output.lines().for_each(|l| eprintln!("    | {l}"));
             }
-            Event::Verdict(v) if self.verdicts => print_verdict(&v),
+            Event::Verdict(v) if self.verdicts => print!("{}", verdict_text(&v, self.colour)),
             Event::Verdict(_) | Event::VmStarted { .. } | Event::VmStopped { .. } => {}
             Event::Warning { message } => eprintln!("warning: {message}"),
             Event::Note { message } => eprintln!("    {message}"),
@@ -125,18 +136,53 @@ impl Reporter for Terminal {
     }
 }
 
-/// `PASS  lab/task  (1.2 s)`, its warnings, and why it did not pass.
-fn print_verdict(v: &VerdictEvent) {
-    println!("{:<12} {:<36} ({:.1} s)", v.status, v.task, v.duration_secs);
-    for w in &v.warnings {
-        println!("  warning: {w}");
-    }
-    if v.status != "PASS" {
-        if !v.explanation.is_empty() {
-            println!("{}", v.explanation);
-        }
-        if let Some(log) = &v.console_log {
-            println!("  kernel console log: {log}");
-        }
+/// Colour only for a terminal, and never when `NO_COLOR` is set to something.
+fn use_colour(terminal: bool, no_colour: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_colour.is_none_or(|v| v.is_empty())
+}
+
+/// A terminal's colours (SGR escape sequences).
+struct Ansi;
+
+impl Paint for Ansi {
+    fn paint(&self, role: Role, text: &str) -> String {
+        let sgr = match role {
+            Role::Text | Role::Context => return text.to_owned(),
+            Role::Checks => "1;33",
+            Role::Section => "1",
+            Role::Hunk => "36",
+            Role::Expected => "31",
+            Role::Actual => "32",
+        };
+        format!("\x1b[{sgr}m{text}\x1b[0m")
     }
 }
+
+/// `PASS  lab/task  (1.2 s)`, its warnings, and why it did not pass.
+fn verdict_text(v: &VerdictEvent, colour: bool) -> String {
+    let paint: &dyn Paint = if colour { &Ansi } else { &Plain };
+    let status = format!("{:<12}", v.status);
+    let status = match (colour, v.status.as_str()) {
+        (false, _) => status,
+        (true, "PASS") => format!("\x1b[32m{status}\x1b[0m"),
+        (true, _) => format!("\x1b[1;31m{status}\x1b[0m"),
+    };
+    let mut out = format!("{status} {:<36} ({:.1} s)\n", v.task, v.duration_secs);
+    for w in &v.warnings {
+        out.push_str(&format!("  warning: {w}\n"));
+    }
+    if v.status != "PASS" {
+        match &v.mismatch {
+            Some(mismatch) => out.push_str(&mismatch.explain(paint)),
+            None if !v.explanation.is_empty() => out.push_str(&format!("{}\n", v.explanation)),
+            None => {}
+        }
+        if let Some(log) = &v.console_log {
+            out.push_str(&format!("  kernel console log: {log}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -14,6 +14,7 @@ use crate::build::style::Finding;
 use crate::build::SourceRoot;
 use crate::judge::rubric::CheckScore;
 use crate::judge::rubric::{self, Rubric};
+use crate::judge::verdict::Outcome;
 use crate::kernel::KernelTree;
 use crate::lab::manifest::Lab;
 use crate::lab::params::{self, Draw};
@@ -64,6 +65,8 @@ pub(super) fn zero_grade(lab: &Lab, status: &str, why: &str) -> Vec<TaskGrade> {
             id: format!("{}/{}", lab.name, task.name),
             status: status.into(),
             explanation: why.into(),
+            mismatch: None,
+            warnings: vec![],
             checks: rubric::zero(task),
             duration: std::time::Duration::ZERO,
             console_log: None,
@@ -193,6 +196,11 @@ pub(super) fn grade_one(
             id: verdict.id.clone(),
             status: verdict.status().into(),
             explanation,
+            mismatch: match &verdict.outcome {
+                Outcome::Mismatch(m) => Some(m.clone()),
+                _ => None,
+            },
+            warnings: verdict.warnings.clone(),
             checks: filled.score_verdict(verdict),
             duration: verdict.duration,
             console_log: verdict.console_log.as_deref().map(saved_log_name),
@@ -275,7 +283,11 @@ pub(super) fn style_grade(
             points: score,
             max_points: points,
             passed: findings.is_empty() && score == points,
+            visibility: Default::default(),
+            hint: None,
         }],
+        mismatch: None,
+        warnings: vec![],
         duration: std::time::Duration::ZERO,
         console_log: None,
     }

@@ -73,9 +73,9 @@ impl Record {
     }
 
     /// The sections of a snapshot text, split at its first [`SEPARATOR`] line (everything is
-    /// output when there is none).
+    /// output when there is none). Lines lose trailing whitespace, as a run's lines do.
     pub fn of_snapshot(snapshot: &Snapshot) -> Record {
-        let mut lines = snapshot.body.lines().map(str::to_owned);
+        let mut lines = snapshot.body.lines().map(|l| l.trim_end().to_owned());
         let output = lines.by_ref().take_while(|l| l != SEPARATOR).collect();
         Record {
             output,
@@ -130,6 +130,12 @@ mod tests {
         };
         assert!(record.separator_in_output());
         assert_ne!(Record::of_snapshot(&record.snapshot()), record);
+    }
+
+    #[test]
+    fn a_reviewed_line_loses_trailing_whitespace_as_a_run_line_does() {
+        let r = Record::of_snapshot(&Snapshot::new("a \t\n--- dmesg ---\nb\r\n"));
+        assert_eq!((r.output, r.dmesg), (lines("a"), lines("b")));
     }
 
     #[test]

@@ -2,14 +2,11 @@
 //!
 //! A snapshot is `labs/<lab>/snapshots/<task>.snap`: an insta header (`source`,
 //! `expression`) and the normalised record of a task run. A run that differs writes a pending
-//! `<task>.snap.new` beside it; `cargo xtask bless` (or `cargo insta review`) accepts it.
+//! `<task>.snap.new` beside it (what differs: [`crate::judge::diff`]); `cargo xtask bless` (or `cargo insta review`) accepts it.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use similar::{ChangeTag, TextDiff};
-
-use crate::vm::limits::DIFF_TIME;
 
 /// The snapshot body as stored (without the header), newline-terminated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,34 +60,6 @@ pub fn pending_path(snapshot: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// A unified diff, `-` for the reviewed snapshot and `+` for this run, with line context.
-/// Computed within [`DIFF_TIME`]: past it the diff is coarser (still correct), never slow.
-pub fn diff(expected: &Snapshot, actual: &Snapshot) -> String {
-    let diff = TextDiff::configure()
-        .timeout(DIFF_TIME)
-        .diff_lines(&expected.body, &actual.body);
-    let mut out = String::new();
-    for (i, group) in diff.grouped_ops(3).iter().enumerate() {
-        if i > 0 {
-            out.push_str("    ...\n");
-        }
-        for op in group {
-            for change in diff.iter_changes(op) {
-                let sign = match change.tag() {
-                    ChangeTag::Delete => "-",
-                    ChangeTag::Insert => "+",
-                    ChangeTag::Equal => " ",
-                };
-                out.push_str(&format!("  {sign} {}", change.value()));
-                if change.missing_newline() {
-                    out.push('\n');
-                }
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,16 +75,6 @@ mod tests {
         assert_eq!(Snapshot::parse(&text), snap);
         let insta_written = "---\nsource: tests/t.rs\nassertion_line: 3\nexpression: out\nsnapshot_kind: text\n---\na\nb\n\n";
         assert_eq!(Snapshot::parse(insta_written), snap);
-    }
-
-    #[test]
-    fn diff_marks_removed_and_added_lines() {
-        let d = diff(
-            &Snapshot::new("same\nold\nend"),
-            &Snapshot::new("same\nnew\nend"),
-        );
-        assert_eq!(d, "    same\n  - old\n  + new\n    end\n");
-        assert_eq!(diff(&Snapshot::new("x"), &Snapshot::new("x")), "");
     }
 
     #[test]

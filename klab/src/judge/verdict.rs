@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::judge::diff::{FailedChecks, Mismatch, Plain, RecordDiff};
 use crate::judge::normalize::Normalizer;
 use crate::judge::record::{self, Record};
-use crate::judge::snapshot::{self, Snapshot};
+use crate::judge::snapshot::Snapshot;
 use crate::vm::console::Fault;
 
 /// The raw result of running a task's test script in the guest.
@@ -39,10 +40,8 @@ impl TaskRun {
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Pass,
-    /// Output differs from the reviewed snapshot: a readable diff.
-    Mismatch {
-        diff: String,
-    },
+    /// Output differs from the reviewed snapshot: the diff, and the checks that fail.
+    Mismatch(Mismatch),
     /// No reviewed snapshot yet (instructors: `cargo xtask bless`).
     NoSnapshot,
     /// The kernel reported a fault while the task ran.
@@ -96,7 +95,7 @@ impl TaskVerdict {
     pub fn status(&self) -> &'static str {
         match self.outcome {
             Outcome::Pass => "PASS",
-            Outcome::Mismatch { .. } => "FAIL",
+            Outcome::Mismatch(_) => "FAIL",
             Outcome::NoSnapshot => "NO SNAPSHOT",
             Outcome::Fault(_) => "FAULT",
             Outcome::Timeout { .. } => "TIMEOUT",
@@ -109,9 +108,7 @@ impl TaskVerdict {
     pub fn explain(&self) -> String {
         match &self.outcome {
             Outcome::Pass => String::new(),
-            Outcome::Mismatch { diff } => format!(
-                "  output differs from the reviewed snapshot (- expected, + yours):\n{diff}"
-            ),
+            Outcome::Mismatch(mismatch) => mismatch.explain(&Plain),
             Outcome::NoSnapshot => {
                 "  no reviewed snapshot for this task yet; instructors record one with `cargo xtask bless`".into()
             }
@@ -155,20 +152,26 @@ fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  | {l}\n")).collect()
 }
 
-/// Compares a run's record with the reviewed snapshot, section by section.
-pub fn judge(record: &Record, reviewed: Option<&Snapshot>) -> Outcome {
+/// Compares a run's record with the reviewed snapshot, section by section. `checks` names
+/// the rubric's checks the run fails, for the explanation of a mismatch.
+pub fn judge(
+    record: &Record,
+    reviewed: Option<&Snapshot>,
+    checks: impl FnOnce(&Record) -> Option<FailedChecks>,
+) -> Outcome {
     let Some(expected) = reviewed else {
         return Outcome::NoSnapshot;
     };
-    let text = record.snapshot();
-    // A script line equal to the separator would shift lines between the sections of the
-    // text; the reviewed snapshot has none (`bless` refuses one), so such a run differs.
-    if &text == expected && !record.separator_in_output() {
+    // Section by section: a script line equal to the separator never moves lines between
+    // sections (the reviewed snapshot has none in its output: `bless` refuses one).
+    let expected = Record::of_snapshot(expected);
+    if &expected == record {
         return Outcome::Pass;
     }
-    Outcome::Mismatch {
-        diff: snapshot::diff(expected, &text),
-    }
+    Outcome::Mismatch(Mismatch {
+        diff: RecordDiff::between(&expected, record),
+        checks: checks(record),
+    })
 }
 
 #[cfg(test)]
@@ -199,18 +202,26 @@ mod tests {
         let n = Normalizer::default();
         let good = run("ok\n", "[1.0] hello\n").record(&n);
         assert!(matches!(
-            judge(&good, Some(&good.snapshot())),
+            judge(&good, Some(&good.snapshot()), |_| None),
             Outcome::Pass
         ));
         let bad = run("ok\n", "[1.0] helo\n").record(&n);
-        match judge(&bad, Some(&good.snapshot())) {
-            Outcome::Mismatch { diff } => assert!(
-                diff.contains("- hello") && diff.contains("+ helo"),
-                "{diff}"
-            ),
-            other => panic!("expected a mismatch, got {other:?}"),
-        }
-        assert!(matches!(judge(&good, None), Outcome::NoSnapshot));
+        let failed = |_: &Record| {
+            Some(FailedChecks {
+                failed: vec!["greets".into()],
+                total: 1,
+            })
+        };
+        let verdict = TaskVerdict::early("l/t".into(), judge(&bad, Some(&good.snapshot()), failed));
+        let text = verdict.explain();
+        assert!(
+            text.starts_with("  checks failed (1 of 1): greets\n")
+                && text
+                    .contains("--- dmesg (the kernel log)\n  @@ -1 +1 @@\n  - hello\n  + helo\n")
+                && !text.contains("--- output"),
+            "{text}"
+        );
+        assert!(matches!(judge(&good, None, |_| None), Outcome::NoSnapshot));
     }
 
     #[test]
@@ -225,8 +236,8 @@ mod tests {
         let moved = run("ok\n[exit status 0]\n--- dmesg ---\n", "x\n").record(&n);
         assert_eq!(moved.snapshot(), reviewed);
         assert!(matches!(
-            judge(&moved, Some(&reviewed)),
-            Outcome::Mismatch { .. }
+            judge(&moved, Some(&reviewed), |_| None),
+            Outcome::Mismatch(_)
         ));
     }
 

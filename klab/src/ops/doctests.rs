@@ -73,6 +73,7 @@ pub fn doctests(ws: &Workspace) -> Result<bool> {
         warnings: vec![],
         explanation: problems.join("\n"),
         console_log: Some(ws.paths.show(&console_log)),
+        mismatch: None,
     }));
     Ok(ok)
 }

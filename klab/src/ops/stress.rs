@@ -141,6 +141,7 @@ fn stress_verdict(
         warnings: vec![],
         explanation: problems.join("\n"),
         console_log: Some(ws.paths.show(&run_dir.join("console.log"))),
+        mismatch: None,
     })
 }
 

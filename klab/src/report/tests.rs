@@ -1,4 +1,23 @@
 use super::*;
+use crate::judge::diff::{FailedChecks, RecordDiff};
+use crate::judge::record::Record;
+use crate::judge::rubric::Visibility;
+use serde_json::Value;
+
+/// A FAIL whose kernel log says `got` where the snapshot says `expected`.
+fn mismatch() -> Mismatch {
+    let record = |line: &str| Record {
+        output: vec!["$ sh test.sh".into(), "[exit status 0]".into()],
+        dmesg: vec![line.into()],
+    };
+    Mismatch {
+        diff: RecordDiff::between(&record("expected"), &record("got ``` \u{1b}[0m <tag>")),
+        checks: Some(FailedChecks {
+            failed: vec!["filter honoured".into()],
+            total: 2,
+        }),
+    }
+}
 
 pub(super) fn grade() -> SubmissionGrade {
     let check = |name: &str, points: f64, max: f64| CheckScore {
@@ -6,6 +25,8 @@ pub(super) fn grade() -> SubmissionGrade {
         points,
         max_points: max,
         passed: points == max,
+        visibility: Visibility::Visible,
+        hint: None,
     };
     SubmissionGrade {
         name: "alice <&> \"o'neil\"".into(),
@@ -15,9 +36,15 @@ pub(super) fn grade() -> SubmissionGrade {
                 id: "net/1-a".into(),
                 status: "FAIL".into(),
                 explanation: "  - expected\n  + got \u{1b}[0m <tag>".into(),
+                mismatch: Some(mismatch()),
+                warnings: vec!["filter.c:3: uses `goto`".into()],
                 checks: vec![
                     check("SYN logged", 2.0, 2.0),
-                    check("filter honoured", 0.0, 3.0),
+                    CheckScore {
+                        visibility: Visibility::AfterDueDate,
+                        hint: Some("Is the filter address compared in network byte order?".into()),
+                        ..check("filter honoured", 0.0, 3.0)
+                    },
                 ],
                 duration: Duration::from_millis(1500),
                 console_log: Some("vm-1.console.log".into()),
@@ -26,6 +53,8 @@ pub(super) fn grade() -> SubmissionGrade {
                 id: "net/2-b".into(),
                 status: "PASS".into(),
                 explanation: String::new(),
+                mismatch: None,
+                warnings: vec![],
                 checks: vec![check("output matches the reviewed snapshot", 1.0, 1.0)],
                 duration: Duration::from_millis(500),
                 console_log: None,
@@ -84,6 +113,11 @@ fn gradescope_results_follow_the_field_set_and_add_up() {
         .as_str()
         .unwrap()
         .contains("- expected"));
+    assert!(v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["output_format"] == "md"));
     assert!(v["output"]
         .as_str()
         .unwrap()
@@ -173,4 +207,33 @@ fn ktap_csv_and_table() {
         table.contains("2/5") && table.contains("1/1") && table.contains("3/6"),
         "{table}"
     );
+}
+
+#[test]
+fn gradescope_tests_carry_visibility_hints_and_the_diff_in_a_fenced_block() {
+    let v = gradescope(&grade());
+    let tests = v["tests"].as_array().unwrap();
+    let visibility: Vec<&str> = tests
+        .iter()
+        .map(|t| t["visibility"].as_str().unwrap())
+        .collect();
+    assert_eq!(visibility, ["visible", "after_due_date", "visible"]);
+    let failed = tests[1]["output"].as_str().unwrap();
+    insta::assert_snapshot!(failed);
+    // A passed check shows no hint and no diff.
+    let passed = tests[0]["output"].as_str().unwrap();
+    assert_eq!(passed, "**net/1-a: FAIL**\n");
+    // grade.json written before these fields still loads.
+    let text = serde_json::to_string(&grade()).unwrap();
+    let mut old: Value = serde_json::from_str(&text).unwrap();
+    for task in old["tasks"].as_array_mut().unwrap() {
+        task.as_object_mut().unwrap().remove("mismatch");
+        task.as_object_mut().unwrap().remove("warnings");
+        for check in task["checks"].as_array_mut().unwrap() {
+            check.as_object_mut().unwrap().remove("visibility");
+            check.as_object_mut().unwrap().remove("hint");
+        }
+    }
+    let old: SubmissionGrade = serde_json::from_value(old).unwrap();
+    assert_eq!(old.tasks[0].checks[1].visibility, Visibility::Visible);
 }

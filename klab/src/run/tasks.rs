@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::judge::normalize::Normalizer;
 use crate::judge::record::Record;
+use crate::judge::rubric::Rubric;
 use crate::judge::snapshot::{self, Snapshot};
 use crate::judge::verdict::{judge, Outcome, TaskRun, TaskVerdict};
 use crate::lab::manifest::Lab;
@@ -376,14 +377,15 @@ fn apply_snapshot(
     let path = lab.snapshot_path(sel.task);
     let pending = snapshot::pending_path(&path);
     let source = format!("labs/{}/lab.toml", lab.name);
-    let reviewed = match Snapshot::read(&path) {
-        Ok(s) => s.map(|s| Snapshot::new(&params.expand(&s.body))),
+    let raw = match Snapshot::read(&path) {
+        Ok(s) => s,
         Err(e) => {
             return Outcome::VmError {
                 message: format!("{e:#}"),
             }
         }
     };
+    let reviewed = raw.as_ref().map(|s| Snapshot::new(&params.expand(&s.body)));
     let to_write = Snapshot::new(&params.placeholders(&record.snapshot().body));
     if mode == SnapshotMode::Accept {
         // Read back, such a snapshot would split its sections at the script's line.
@@ -403,7 +405,13 @@ fn apply_snapshot(
         let _ = std::fs::remove_file(&pending);
         return Outcome::Pass;
     }
-    let outcome = judge(record, reviewed.as_ref());
+    // The rubric's checks against this run, for the line under a FAIL verdict (a rubric
+    // that does not resolve is `bless`'s and the lab lint's to report, not a verdict's).
+    let failed_checks = |record: &Record| {
+        let rubric = Rubric::resolve(lab, sel.task, raw.as_ref(), &path).ok()?;
+        rubric.failed_checks(record, params)
+    };
+    let outcome = judge(record, reviewed.as_ref(), failed_checks);
     if mode == SnapshotMode::ComparePending {
         if matches!(outcome, Outcome::Pass) {
             let _ = std::fs::remove_file(&pending);

@@ -84,7 +84,12 @@ impl Rig {
         let script_path = root.join("script.toml");
         std::fs::write(&script_path, script).unwrap();
         let lab = Lab::load(&lab_dir).unwrap();
-        let sandbox = Sandbox::probe(&xshell::Shell::new().unwrap(), Policy::Off).unwrap();
+        let sandbox = Sandbox::probe(
+            &xshell::Shell::new().unwrap(),
+            Policy::Off,
+            &klab::events::Silent,
+        )
+        .unwrap();
         let rig = Rig {
             dir,
             paths,
@@ -145,6 +150,7 @@ impl Rig {
                     files: vec![],
                     warnings: vec![],
                     stage: stage.clone(),
+                    build_output: String::new(),
                 };
                 Prepared::new(
                     Selected {

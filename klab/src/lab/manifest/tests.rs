@@ -1,6 +1,7 @@
 //! Tests of `lab.toml` loading: defaults, every field's errors naming the file and field.
 
 use super::*;
+use crate::judge::rubric::Visibility;
 
 fn lab_from(toml_text: &str) -> Result<Lab> {
     let dir = tempfile::tempdir()?;
@@ -255,6 +256,79 @@ fn grading_style_points_default_to_zero_and_are_checked() {
         assert!(
             text.contains("lab.toml") && text.contains(field),
             "{bad}: {text}"
+        );
+    }
+}
+
+/// A lab whose one task has one check with `extra` lines.
+fn lab_with_check(extra: &str) -> Result<Lab> {
+    lab_from(&format!(
+        "title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\n[[tasks.checks]]\nname = 'greets'\npoints = 1\nblock = 'hi'\n{extra}\n"
+    ))
+}
+
+#[test]
+fn check_visibility_defaults_to_visible_and_takes_gradescope_values() {
+    let lab = lab_with_check("").unwrap();
+    let check = &lab.task("a").unwrap().checks[0];
+    assert_eq!(check.visibility, Visibility::Visible);
+    assert_eq!(check.hint, None);
+    for (value, parsed) in [
+        ("after_due_date", Visibility::AfterDueDate),
+        ("after_published", Visibility::AfterPublished),
+        ("visible", Visibility::Visible),
+    ] {
+        let lab = lab_with_check(&format!("visibility = '{value}'")).unwrap();
+        assert_eq!(lab.task("a").unwrap().checks[0].visibility, parsed);
+        assert_eq!(parsed.name(), value);
+    }
+}
+
+#[test]
+fn an_unknown_visibility_is_an_error_naming_the_file_and_field() {
+    let text = format!("{:#}", lab_with_check("visibility = 'soon'").unwrap_err());
+    assert!(
+        text.contains("lab.toml") && text.contains("visibility") && text.contains("after_due_date"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_hidden_check_must_be_worth_no_points() {
+    let text = format!("{:#}", lab_with_check("visibility = 'hidden'").unwrap_err());
+    assert!(
+        text.contains("lab.toml") && text.contains("check `greets`") && text.contains("visibility"),
+        "{text}"
+    );
+    let free = "title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = 'a'\n[[tasks.checks]]\nname = 'extra'\npoints = 0\nblock = 'hi'\nvisibility = 'hidden'\n";
+    let lab = lab_from(free).unwrap();
+    assert_eq!(
+        lab.task("a").unwrap().checks[0].visibility,
+        Visibility::Hidden
+    );
+}
+
+#[test]
+fn a_hint_is_kept_and_an_empty_long_or_binary_one_is_an_error_naming_the_field() {
+    let lab = lab_with_check("hint = 'Compare in network byte order.'").unwrap();
+    assert_eq!(
+        lab.task("a").unwrap().checks[0].hint.as_deref(),
+        Some("Compare in network byte order.")
+    );
+    let long = format!(
+        "hint = '{}'",
+        "x".repeat(crate::judge::rubric::HINT_MAX_CHARS + 1)
+    );
+    for extra in [
+        "hint = '  '",
+        long.as_str(),
+        "hint = \"a\\u001b[31m\"",
+        "hint = 3",
+    ] {
+        let text = format!("{:#}", lab_with_check(extra).unwrap_err());
+        assert!(
+            text.contains("lab.toml") && text.contains("hint"),
+            "{extra}: {text}"
         );
     }
 }

@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::atomic_file;
 use crate::judge::rubric::Rubric;
-use crate::judge::verdict::TaskVerdict;
+use crate::judge::verdict::{Outcome, TaskVerdict};
 use crate::lab::selection::Selected;
 use crate::report::{html, SubmissionGrade, TaskGrade};
 
@@ -48,6 +48,11 @@ pub fn self_check(
             } else {
                 verdict.explain().trim_end().to_owned()
             },
+            mismatch: match &verdict.outcome {
+                Outcome::Mismatch(m) => Some(m.clone()),
+                _ => None,
+            },
+            warnings: verdict.warnings.clone(),
             checks: filled.score_verdict(verdict),
             duration: verdict.duration,
             console_log: verdict.console_log.as_deref().map(|log| relative(dir, log)),
