@@ -43,7 +43,10 @@ pub fn info(
             size as f64 / 1e6
         ));
     } else {
-        lines.push(format!("state:    not built (any command builds it; or `cargo xtask kernel build`, or `cargo xtask kernel import PACK`)"));
+        lines.push(
+            "state:    not built (any command builds it; or `cargo xtask kernel build`, or `cargo xtask kernel import PACK`)"
+                .to_owned(),
+        );
     }
     // The other profile's kernel for this checkout is current too, not stale.
     let other = match profile {
