@@ -60,7 +60,11 @@ fn skeletons_build_and_fail_every_task() {
             status,
             expected,
             "the skeleton of {id} must build, run and {}\n{}",
-            if expected == "FAIL" { "fail its check" } else { "oops" },
+            if expected == "FAIL" {
+                "fail its check"
+            } else {
+                "oops"
+            },
             run.all()
         );
     }

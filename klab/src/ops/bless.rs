@@ -124,8 +124,18 @@ fn skeleton_passes(
     let verdicts = staged.run(ctx, SnapshotMode::Compare, VmPolicy::FreshPerTask)?;
     step.done();
     let mut passing = Vec::new();
-    for ((sel, rubric), verdict) in rubrics.iter().zip(&verdicts) {
-        for score in rubric.score_verdict(verdict) {
+    for (((sel, rubric), verdict), prepared) in rubrics.iter().zip(&verdicts).zip(&staged.tasks) {
+        // Blocks hold placeholders as snapshots do: filled in with the run's values, as
+        // `grade` fills them in, or a check with a parameter would never be seen to pass.
+        let mut task = sel.task.clone();
+        for check in &mut task.checks {
+            check.block = prepared.params.expand(&check.block);
+        }
+        let filled = Rubric {
+            task: &task,
+            sections: rubric.sections.clone(),
+        };
+        for score in filled.score_verdict(verdict) {
             if score.passed {
                 passing.push((sel.id(), score.name));
             }
@@ -160,7 +170,11 @@ mod tests {
         crate::judge::snapshot::Snapshot::new(
             "$ sh test.sh\nhello\n[exit status 0]\n--- dmesg ---\na: loaded\n",
         )
-        .write(&lab.join("snapshots/1-a.snap"), "labs/demo/lab.toml", "demo/1-a")
+        .write(
+            &lab.join("snapshots/1-a.snap"),
+            "labs/demo/lab.toml",
+            "demo/1-a",
+        )
         .unwrap();
         Lab::load(&lab).unwrap()
     }
@@ -176,7 +190,12 @@ mod tests {
         let (rubrics, errors) = lint_rubrics(&selected);
         assert!(rubrics.is_empty());
         assert_eq!(errors.len(), 1, "{errors:?}");
-        for part in ["lab `demo`", "task `1-a`", "check `greets`", "neither section"] {
+        for part in [
+            "lab `demo`",
+            "task `1-a`",
+            "check `greets`",
+            "neither section",
+        ] {
             assert!(errors[0].contains(part), "`{part}` in {}", errors[0]);
         }
     }
