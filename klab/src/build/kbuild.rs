@@ -15,8 +15,8 @@ const HEADER: &str =
 /// (`obj-m += kernel/`), so `kernel/foo.ko` is built beside its sources. Each module `foo`
 /// becomes `foo.ko`: from `foo.c`/`foo.rs`, or linked from its listed C sources
 /// (`foo-y := a.o b.o`); its `ccflags` go to each of its C objects (`CFLAGS_a.o`).
-/// `debug_info`: build with debug info, so kernel reports can be placed at file:line.
-pub fn kbuild_files(task: &TaskManifest, debug_info: bool) -> Vec<(String, String)> {
+/// `debug_info`: what debug info to build with, so kernel reports can be placed at file:line.
+pub fn kbuild_files(task: &TaskManifest, debug_info: DebugInfo) -> Vec<(String, String)> {
     let mut files: Vec<(String, String)> = vec![("Kbuild".to_owned(), HEADER.to_owned())];
     for module in &task.modules {
         let kbuild = match &module.dir {
@@ -33,13 +33,33 @@ pub fn kbuild_files(task: &TaskManifest, debug_info: bool) -> Vec<(String, Strin
         let text = &mut files.iter_mut().find(|(p, _)| *p == kbuild).unwrap().1;
         text.push_str(&module_lines(module));
     }
-    if debug_info {
-        for (_, text) in &mut files {
-            text.push_str("# debug info: reports of the debug kernel name file:line\n");
-            text.push_str("ccflags-y += -g\nrustflags-y += -Cdebuginfo=2\n");
-        }
+    for (_, text) in &mut files {
+        text.push_str("# debug info: kernel reports name file:line\n");
+        text.push_str(debug_info.flags());
     }
     files
+}
+
+/// The debug info a task's modules are built with (both kinds let `addr2line` place a
+/// report's frames at file:line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebugInfo {
+    /// Line tables only: little bigger than no debug info.
+    LineTables,
+    /// Everything (types, variables): 20 to 80 times the size of a Rust module without.
+    Full,
+}
+
+impl DebugInfo {
+    /// The Kbuild lines that ask for it, for C and Rust objects.
+    fn flags(self) -> &'static str {
+        match self {
+            DebugInfo::LineTables => {
+                "ccflags-y += -gline-tables-only\nrustflags-y += -Cdebuginfo=line-tables-only\n"
+            }
+            DebugInfo::Full => "ccflags-y += -g\nrustflags-y += -Cdebuginfo=2\n",
+        }
+    }
 }
 
 /// One module's lines in the Kbuild of its folder.
@@ -128,10 +148,10 @@ mod tests {
     fn kbuild_lists_the_manifest_modules() {
         let task: TaskManifest = toml::from_str("name = 'x'\nmodules = ['hello', 'fail']").unwrap();
         assert_eq!(
-            kbuild_files(&task, false),
-            [("Kbuild".to_owned(), "# Written by klab from the lab manifest; a Kbuild in the task folder is ignored.\nobj-m += hello.o\nobj-m += fail.o\n".to_owned())]
+            kbuild_files(&task, DebugInfo::LineTables),
+            [("Kbuild".to_owned(), "# Written by klab from the lab manifest; a Kbuild in the task folder is ignored.\nobj-m += hello.o\nobj-m += fail.o\n# debug info: kernel reports name file:line\nccflags-y += -gline-tables-only\nrustflags-y += -Cdebuginfo=line-tables-only\n".to_owned())]
         );
-        assert!(kbuild_files(&task, true)[0]
+        assert!(kbuild_files(&task, DebugInfo::Full)[0]
             .1
             .ends_with("ccflags-y += -g\nrustflags-y += -Cdebuginfo=2\n"));
     }
@@ -142,17 +162,17 @@ mod tests {
             "name = 'x'\nmodules = ['top', { name = 'multi', dir = 'kernel', sources = ['main.c', 'helper.c'], ccflags = ['-DLAB=1', '-Wextra'] }, { name = 'solo', dir = 'kernel', sources = ['solo.c'] }, { name = 'named', sources = ['impl.c'] }]",
         )
         .unwrap();
-        let files = kbuild_files(&task, true);
+        let files = kbuild_files(&task, DebugInfo::Full);
         let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, ["Kbuild", "kernel/Kbuild"]);
         let body = |text: &str| text.lines().skip(1).collect::<Vec<_>>().join("\n");
         assert_eq!(
             body(&files[0].1),
-            "obj-m += top.o\nobj-m += kernel/\nobj-m += named.o\nnamed-y := impl.o\n# debug info: reports of the debug kernel name file:line\nccflags-y += -g\nrustflags-y += -Cdebuginfo=2"
+            "obj-m += top.o\nobj-m += kernel/\nobj-m += named.o\nnamed-y := impl.o\n# debug info: kernel reports name file:line\nccflags-y += -g\nrustflags-y += -Cdebuginfo=2"
         );
         assert_eq!(
             body(&files[1].1),
-            "obj-m += multi.o\nmulti-y := main.o helper.o\nCFLAGS_main.o += -DLAB=1 -Wextra\nCFLAGS_helper.o += -DLAB=1 -Wextra\nobj-m += solo.o\n# debug info: reports of the debug kernel name file:line\nccflags-y += -g\nrustflags-y += -Cdebuginfo=2"
+            "obj-m += multi.o\nmulti-y := main.o helper.o\nCFLAGS_main.o += -DLAB=1 -Wextra\nCFLAGS_helper.o += -DLAB=1 -Wextra\nobj-m += solo.o\n# debug info: kernel reports name file:line\nccflags-y += -g\nrustflags-y += -Cdebuginfo=2"
         );
     }
 

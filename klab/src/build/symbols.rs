@@ -1,7 +1,8 @@
 //! Places a kernel report's module frames in the student's source (`file:line`), reading the
 //! task's own `.ko` with binutils (`readelf`, `addr2line`), in the sandbox: the `.ko` is built
-//! from student input. Modules are built with debug info under the debug profile; without it,
-//! frames stay as the kernel printed them.
+//! from student input. Modules are built with debug info under both profiles (line tables under
+//! `lean`, see `Profile::module_debug_info`); a `.ko` without it leaves frames as the kernel
+//! printed them.
 //!
 //! Frames come from the guest's console, so their numbers are hostile: an address is
 //! computed with checked arithmetic, and a frame past its function's size is not placed.

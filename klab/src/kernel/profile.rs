@@ -62,9 +62,15 @@ impl Profile {
         }
     }
 
-    /// Whether modules are built with debug info, so reports name the student's file:line.
-    pub fn module_debug_info(self) -> bool {
-        self == Profile::Debug
+    /// The debug info modules are built with, so reports name the student's file:line: line
+    /// tables under `lean` (enough for `addr2line`, at about 1.5 times the size of a module
+    /// without; full debug info makes a Rust module 20 to 80 times bigger, all of it copied
+    /// into every guest), full debug info under `debug`.
+    pub fn module_debug_info(self) -> crate::build::kbuild::DebugInfo {
+        match self {
+            Profile::Lean => crate::build::kbuild::DebugInfo::LineTables,
+            Profile::Debug => crate::build::kbuild::DebugInfo::Full,
+        }
     }
 
     /// What a kbuild `.config` says the tree is (for `--kernel-tree`).

@@ -40,17 +40,15 @@ pub fn run(ctx: &Workspace, select: &[String]) -> Result<bool> {
         StepKind::Judge,
         "checking the rubric against the snapshots just recorded",
     );
-    let mut errors = Vec::new();
-    let mut rubrics = Vec::new();
-    for s in &selected {
-        match Rubric::of_lab(s.lab, s.task) {
-            Ok(rubric) => rubrics.push((s.clone(), rubric)),
-            Err(e) => errors.push(format!("{e:#}")),
-        }
-    }
+    let (rubrics, errors) = lint_rubrics(&selected);
     step.done();
     for error in &errors {
         ctx.reporter().note(format!("error: {error}"));
+    }
+    if !errors.is_empty() {
+        ctx.reporter().note(
+            "error: bless recorded the snapshots, but the rubric above does not match them: copy each check's block from its snapshot as it stands (lab.toml `[[tasks.checks]]`)".to_owned(),
+        );
     }
     let weak = skeleton_passes(ctx, &rubrics)?;
     for (id, check) in &weak {
@@ -64,6 +62,21 @@ pub fn run(ctx: &Workspace, select: &[String]) -> Result<bool> {
         weak.len()
     ));
     Ok(recorded && errors.is_empty())
+}
+
+/// Resolves each selected task's rubric against the snapshot just recorded: the rubrics
+/// that resolve, and one error per check whose block is not there, naming the lab, the task
+/// and the check.
+fn lint_rubrics<'a>(selected: &[Selected<'a>]) -> (Vec<(Selected<'a>, Rubric<'a>)>, Vec<String>) {
+    let mut rubrics = Vec::new();
+    let mut errors = Vec::new();
+    for s in selected {
+        match Rubric::of_lab(s.lab, s.task) {
+            Ok(rubric) => rubrics.push((s.clone(), rubric)),
+            Err(e) => errors.push(format!("lab `{}`: {e:#}", s.lab.name)),
+        }
+    }
+    (rubrics, errors)
 }
 
 /// Builds and runs the generated skeleton of the tasks with a valid rubric, and returns
@@ -112,8 +125,18 @@ fn skeleton_passes(
     let verdicts = staged.run(ctx, SnapshotMode::Compare, VmPolicy::FreshPerTask)?;
     step.done();
     let mut passing = Vec::new();
-    for ((sel, rubric), verdict) in rubrics.iter().zip(&verdicts) {
-        for score in rubric.score_verdict(verdict) {
+    for (((sel, rubric), verdict), prepared) in rubrics.iter().zip(&verdicts).zip(&staged.tasks) {
+        // Blocks hold placeholders as snapshots do: filled in with the run's values, as
+        // `grade` fills them in, or a check with a parameter would never be seen to pass.
+        let mut task = sel.task.clone();
+        for check in &mut task.checks {
+            check.block = prepared.params.expand(&check.block);
+        }
+        let filled = Rubric {
+            task: &task,
+            sections: rubric.sections.clone(),
+        };
+        for score in filled.score_verdict(verdict) {
             if score.passed {
                 passing.push((sel.id(), score.name));
             }
@@ -128,5 +151,69 @@ struct Scratch(PathBuf);
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::manifest::Lab;
+
+    /// A lab `demo` whose task `1-a` has one check, and the snapshot bless just wrote.
+    fn lab_with(dir: &std::path::Path, block: &str) -> Lab {
+        let lab = dir.join("labs/demo");
+        std::fs::create_dir_all(lab.join("snapshots")).unwrap();
+        std::fs::write(
+            lab.join("lab.toml"),
+            format!("title = 'D'\nlanguage = 'c'\n[[tasks]]\nname = '1-a'\nmodules = ['a']\n[[tasks.checks]]\nname = 'greets'\npoints = 1\nblock = '{block}'\n"),
+        )
+        .unwrap();
+        crate::judge::snapshot::Snapshot::new(
+            "$ sh test.sh\nhello\n[exit status 0]\n--- dmesg ---\na: loaded\n",
+        )
+        .write(
+            &lab.join("snapshots/1-a.snap"),
+            "labs/demo/lab.toml",
+            "demo/1-a",
+        )
+        .unwrap();
+        Lab::load(&lab).unwrap()
+    }
+
+    #[test]
+    fn a_block_missing_from_the_new_snapshot_is_an_error_naming_lab_task_and_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = lab_with(dir.path(), "helo");
+        let selected = [Selected {
+            lab: &lab,
+            task: &lab.manifest.tasks[0],
+        }];
+        let (rubrics, errors) = lint_rubrics(&selected);
+        assert!(rubrics.is_empty());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        for part in [
+            "lab `demo`",
+            "task `1-a`",
+            "check `greets`",
+            "neither section",
+        ] {
+            assert!(errors[0].contains(part), "`{part}` in {}", errors[0]);
+        }
+    }
+
+    #[test]
+    fn a_block_in_the_new_snapshot_resolves_to_its_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = lab_with(dir.path(), "a: loaded");
+        let selected = [Selected {
+            lab: &lab,
+            task: &lab.manifest.tasks[0],
+        }];
+        let (rubrics, errors) = lint_rubrics(&selected);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            rubrics[0].1.sections,
+            [crate::judge::record::Section::Dmesg]
+        );
     }
 }

@@ -184,6 +184,10 @@ pub fn run_tasks(
                     .join(&prepared.sel.lab.name)
                     .join(&prepared.sel.task.name),
             );
+            // A Rust panic names the file rustc compiled: the student's, in the stage.
+            for line in &mut fault.excerpt {
+                *line = crate::build::kbuild::rewrite_paths(line, &built.stage, &shown);
+            }
             if let Some(mut resolver) =
                 crate::build::symbols::Resolver::new(sandbox, &built.files, &built.stage, shown)
             {
@@ -268,7 +272,11 @@ pub fn run_one(
             return verdict(outcome, None, warnings);
         }
     };
-    if let Some(fault) = vm.take_fault() {
+    // The console may not have delivered a report yet; the task's kernel log holds it too.
+    if let Some(fault) = vm
+        .take_fault()
+        .or_else(|| crate::vm::console::fault_in_log(&run.dmesg))
+    {
         vm.kill();
         return verdict(Outcome::Fault(fault), None, warnings);
     }

@@ -240,9 +240,30 @@ impl FaultWatch {
     }
 }
 
+/// The first report in a kernel log (`dmesg` text), as the console watch would have kept it.
+/// The console is read by another thread and can lag behind the command port, so a task's
+/// own log is looked at too: a report in it is never judged as a mere mismatch.
+pub fn fault_in_log(log: &str) -> Option<Fault> {
+    let mut watch = FaultWatch::default();
+    for line in log.lines() {
+        watch.feed(line);
+    }
+    watch.take()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_in_a_kernel_log_is_found_with_the_lines_after_it() {
+        let log = "[    1.0] oops: hello\n[    3.3] rust_kernel: panicked at oops.rs:39:35:\n[    3.3] called `Option::unwrap()` on a `None` value\n[    3.4] Oops: invalid opcode: 0000 [#1] SMP\n";
+        let fault = fault_in_log(log).unwrap();
+        assert_eq!(fault.kind, FaultKind::RustPanic);
+        assert_eq!(fault.excerpt.len(), 3);
+        assert!(fault.excerpt[0].contains("panicked at oops.rs:39:35"));
+        assert!(fault_in_log("[    1.0] oops: counter set to 123\n").is_none());
+    }
 
     #[test]
     fn recognises_report_titles() {

@@ -3,8 +3,8 @@
  * kernel-modules-c lab, task 3: a module built from two source files.
  *
  * `insmod multi.ko a=X b=Y` computes the greatest common divisor of X and Y
- * with multi_gcd(), which lives in multi_ops.c, and publishes it as the
- * read-only parameter /sys/module/multi/parameters/gcd.
+ * with multi_gcd(), which lives in multi_ops.c, and logs it:
+ *   multi: gcd(X, Y) = G
  */
 #include <linux/init.h>
 #include <linux/module.h>
@@ -23,19 +23,18 @@ MODULE_PARM_DESC(a, "First number");
 static unsigned int b = 1;
 module_param(b, uint, 0444);
 MODULE_PARM_DESC(b, "Second number");
-static unsigned int gcd;
-module_param(gcd, uint, 0444);
-MODULE_PARM_DESC(gcd, "The result, set by the module");
 
 static int __init multi_init(void)
 {
+	unsigned int gcd = 0;
+
 	if (!a || !b) {
 		pr_err("multi: a and b must not be 0\n");
 		return -EINVAL;
 	}
 	/* TODO 1/1: set gcd with multi_gcd() from multi_ops.c */
 	gcd = multi_gcd(a, b);
-	pr_info("multi: asked multi_ops.c for the gcd\n");
+	pr_info("multi: gcd(%u, %u) = %u\n", a, b, gcd);
 	return 0;
 }
 
