@@ -46,6 +46,13 @@ else
 	echo "/sys/class/misc/chrbuf: missing"
 fi
 
+if [ ! -c "$DEV" ]; then
+	# Writing to a missing node would create a regular file, which reads back fine.
+	echo "stopping: no character device to test"
+	rmmod chrbuf 2>/dev/null
+	exit 1
+fi
+
 echo "-- 2. read and write"
 printf '%s' "$WORD" >"$DEV" 2>/dev/null
 echo "printf $WORD > $DEV: exit status $?"

@@ -161,8 +161,8 @@ static int ioctls(void)
 		printf("CHRBUF_IOCTL_CLEAR: %s\n", err_name(errno));
 	else
 		printf("CHRBUF_IOCTL_CLEAR: ok\n");
-	print_length(fd, " after clear");
 	printf("read after clear: %s\n", outcome(read(fd, buf, sizeof(buf))));
+	print_length(fd, " after clear");
 	if (ioctl(fd, _IO('k', 0x7f)) < 0)
 		printf("unknown command: %s\n", err_name(errno));
 	else
