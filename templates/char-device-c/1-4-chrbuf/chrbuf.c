@@ -156,14 +156,14 @@ static int __init chrbuf_init(void)
 {
 	int err = 0;
 
-	/* TODO 1/5: register chrbuf_misc (misc_register); on failure print "cannot register /dev/chrbuf: <error>" and return the error */
+	/* TODO 1/6: register chrbuf_misc (misc_register); on failure print "cannot register /dev/chrbuf: <error>" and return the error; then print "/dev/chrbuf registered" */
 	err = misc_register(&chrbuf_misc);
 	if (err) {
 		pr_err("cannot register /dev/%s: %d\n", CHRBUF_NAME, err);
 		return err;
 	}
-
 	pr_info("/dev/%s registered\n", CHRBUF_NAME);
+
 	return 0;
 }
 
