@@ -1,7 +1,7 @@
-//! The labs made from the seed articles (ftp-client, syscall-hook, netlink-kthread), graded
-//! by `cargo xtask grade` in real VMs: full marks for the reference solutions, zero for the
-//! generated skeletons, and partial credit, check by check, for a submission that does only
-//! part of the work.
+//! The labs made from the seed articles (ftp-client, syscall-hook, netlink-kthread) and in
+//! their style (char-device-c), graded by `cargo xtask grade` in real VMs: full marks for the
+//! reference solutions, zero for the generated skeletons, and partial credit, check by check,
+//! for a submission that does only part of the work.
 //!
 //! (That every solution passes `check` and every skeleton builds and fails it is proven for
 //! all labs by vm_check.rs.)
@@ -158,5 +158,49 @@ fn ftp_client_grades_an_ascii_mode_client_as_partial_credit() {
             ),
             ("a refused login is EACCES", true),
         ],
+    );
+}
+
+#[test]
+fn char_device_grades_a_driver_without_the_length_ioctl_as_partial_credit() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    copy_template_task(&subs.join("solution"), "char-device-c", "1-4-chrbuf");
+    // Task 3 half done: CHRBUF_IOCTL_CLEAR works, CHRBUF_IOCTL_LENGTH falls to ENOTTY. Reading,
+    // writing, clearing and the one-opener rule still earn their points.
+    let partial = copy_template_task(&subs.join("partial"), "char-device-c", "1-4-chrbuf");
+    replace_in(
+        &partial.join("chrbuf.c"),
+        "\tcase CHRBUF_IOCTL_LENGTH:\n\t\tmutex_lock(&chrbuf.lock);\n\t\tif (put_user((__u32)chrbuf.len, (__u32 __user *)arg))\n\t\t\tret = -EFAULT;\n\t\tmutex_unlock(&chrbuf.lock);\n\t\tbreak;\n",
+        "",
+    );
+    let v = grade_three(dir.path(), "char-device-c");
+    assert_checks(
+        "char-device-c",
+        &v,
+        &[
+            ("/dev/chrbuf is a misc character device", true),
+            ("what is written is read back (printf, cat)", true),
+            ("reads at an offset (dd skip=)", true),
+            ("writes at an offset (dd seek=)", true),
+            ("short reads, and 0 at the end", true),
+            ("a bad user pointer gives EFAULT", true),
+            ("a full buffer: a short write, then ENOSPC", true),
+            ("CHRBUF_IOCTL_LENGTH reports the length", false),
+            ("CHRBUF_IOCTL_CLEAR empties the buffer", true),
+            ("a write after a clear starts afresh", true),
+            ("unknown commands are ENOTTY, a bad pointer EFAULT", false),
+            ("a second opener gets EBUSY", true),
+            (
+                "the device is free again after close and after the holder exits",
+                true,
+            ),
+            ("rmmod removes /dev/chrbuf", true),
+        ],
+    );
+    assert_eq!(
+        v["score"].as_f64(),
+        Some(17.0),
+        "2 of 19 points lost: {v:#}"
     );
 }
