@@ -41,7 +41,9 @@ static struct chrbuf chrbuf = {
 
 static int chrbuf_open(struct inode *inode, struct file *file)
 {
-	/* TODO 4/2: only one open file at a time: if the device is busy return -EBUSY, else mark it busy (atomically) */
+	/* TODO 4/2: only one open file at a time: if the device is busy return -EBUSY,
+	 * else mark it busy (atomically)
+	 */
 	if (atomic_cmpxchg(&chrbuf.busy, 0, 1) != 0)
 		return -EBUSY;
 
@@ -115,7 +117,9 @@ static long chrbuf_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	long ret = 0;
 
 	switch (cmd) {
-	/* TODO 3/11: CHRBUF_IOCTL_CLEAR empties the buffer; CHRBUF_IOCTL_LENGTH copies len as a __u32 to the user pointer arg (put_user; -EFAULT) */
+	/* TODO 3/11: CHRBUF_IOCTL_CLEAR empties the buffer; CHRBUF_IOCTL_LENGTH copies
+	 * len as a __u32 to the user pointer arg (put_user; -EFAULT)
+	 */
 	case CHRBUF_IOCTL_CLEAR:
 		mutex_lock(&chrbuf.lock);
 		memset(chrbuf.data, 0, sizeof(chrbuf.data));
@@ -156,7 +160,10 @@ static int __init chrbuf_init(void)
 {
 	int err = 0;
 
-	/* TODO 1/6: register chrbuf_misc (misc_register); on failure print "cannot register /dev/chrbuf: <error>" and return the error; then print "/dev/chrbuf registered" */
+	/* TODO 1/6: register chrbuf_misc (misc_register); on failure print
+	 * "cannot register /dev/chrbuf: <error>" and return the error;
+	 * then print "/dev/chrbuf registered"
+	 */
 	err = misc_register(&chrbuf_misc);
 	if (err) {
 		pr_err("cannot register /dev/%s: %d\n", CHRBUF_NAME, err);

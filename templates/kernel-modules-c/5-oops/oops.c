@@ -33,7 +33,9 @@ static struct counter *counter;
 
 static int __init counter_init(void)
 {
-	/* TODO 1/3: allocate the counter (kzalloc) before writing to it; return -ENOMEM if that fails */
+	/* TODO 1/3: allocate the counter (kzalloc) before writing to it;
+	 * return -ENOMEM if that fails
+	 */
 	counter = kzalloc(sizeof(*counter), GFP_KERNEL);
 	if (!counter)
 		return -ENOMEM;

@@ -39,7 +39,9 @@ impl core::fmt::Display for Comm {
 #[allow(dead_code)] // your TODOs call it
 fn comm(task: &Task) -> Comm {
     let mut name = Comm([0; bindings::TASK_COMM_LEN as usize]);
-    let task = core::ptr::from_ref(task).cast::<bindings::task_struct>().cast_mut();
+    let task = core::ptr::from_ref(task)
+        .cast::<bindings::task_struct>()
+        .cast_mut();
     // SAFETY: `Task` is a transparent wrapper of `struct task_struct`, and `task` comes from
     // a `&Task`, so it is a valid task for this call. `__get_task_comm` copies at most the
     // buffer's length, NUL-padded, under the task's own lock (the name can change while we
@@ -54,11 +56,15 @@ fn comm(task: &Task) -> Comm {
 /// of `struct task_struct`, which does not match the kernel's here: it returns 0.)
 #[allow(dead_code)] // your TODOs call it
 fn pid(task: &Task) -> i32 {
-    let task = core::ptr::from_ref(task).cast::<bindings::task_struct>().cast_mut();
+    let task = core::ptr::from_ref(task)
+        .cast::<bindings::task_struct>()
+        .cast_mut();
     // SAFETY: `task` comes from a `&Task`, a valid task (`Task` is its transparent wrapper).
     // `__task_pid_nr_ns` reads the task's `struct pid` under the RCU read lock it takes
     // itself; a NULL namespace means the caller's.
-    unsafe { bindings::__task_pid_nr_ns(task, bindings::pid_type_PIDTYPE_PID, core::ptr::null_mut()) }
+    unsafe {
+        bindings::__task_pid_nr_ns(task, bindings::pid_type_PIDTYPE_PID, core::ptr::null_mut())
+    }
 }
 
 /// Process ids are below this (the kernel's default `pid_max`, which the guest keeps).
