@@ -15,7 +15,7 @@ module! {
 }
 
 // TODO 2/1: declare a string parameter `who` (default "world") with kernel::module_param!
-kernel::module_param!(WHO: &kernel::str::CStr = "world", name: "who", desc: "who to greet");
+kernel::module_param!(WHO: &CStr = "world", name: "who", desc: "who to greet");
 
 struct Hello;
 
