@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "chrbuf.h"
+#include "../include/chrbuf.h"	/* the header the module shares */
 
 /* The name of an errno value, for lines that must not depend on the libc's messages. */
 static const char *err_name(int err)
