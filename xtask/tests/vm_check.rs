@@ -151,7 +151,7 @@ fn a_module_printing_the_wrong_thing_fails_with_a_diff() {
 
     let run = check_skels(&[], dir.path(), &["intro/1-2-hello"]);
     assert!(
-        run.stdout.contains("hello.rs:29: uses `unsafe`"),
+        run.stdout.contains("hello.rs:28: uses `unsafe`"),
         "{}",
         run.all()
     );
