@@ -55,6 +55,31 @@ pub struct SubmissionGrade {
     pub params: Option<Draw>,
 }
 
+impl TaskGrade {
+    /// `verdict` graded with `checks`; `explanation` is what the student reads, `console_log`
+    /// the log's name as the page beside it links it.
+    pub fn of(
+        verdict: &crate::judge::verdict::TaskVerdict,
+        checks: Vec<CheckScore>,
+        explanation: String,
+        console_log: Option<String>,
+    ) -> TaskGrade {
+        TaskGrade {
+            id: verdict.id.clone(),
+            status: verdict.status().into(),
+            explanation,
+            mismatch: match &verdict.outcome {
+                crate::judge::verdict::Outcome::Mismatch(m) => Some(m.clone()),
+                _ => None,
+            },
+            warnings: verdict.warnings.clone(),
+            checks,
+            duration: verdict.duration,
+            console_log,
+        }
+    }
+}
+
 impl SubmissionGrade {
     pub fn score(&self) -> f64 {
         self.tasks

@@ -14,7 +14,6 @@ use crate::build::style::Finding;
 use crate::build::SourceRoot;
 use crate::judge::rubric::CheckScore;
 use crate::judge::rubric::{self, Rubric};
-use crate::judge::verdict::Outcome;
 use crate::kernel::KernelTree;
 use crate::lab::manifest::Lab;
 use crate::lab::params::{self, Draw};
@@ -182,29 +181,12 @@ pub(super) fn grade_one(
         for w in &verdict.warnings {
             explanation.push_str(&format!("\n  warning: {w}"));
         }
-        // Rubric blocks hold placeholders as snapshots do: filled in with this run's values,
-        // each check still looking in the section its block has in the reviewed snapshot.
-        let mut task = prepared.sel.task.clone();
-        for check in &mut task.checks {
-            check.block = prepared.params.expand(&check.block);
-        }
-        let filled = Rubric {
-            task: &task,
-            sections: rubric.sections.clone(),
-        };
-        tasks.push(TaskGrade {
-            id: verdict.id.clone(),
-            status: verdict.status().into(),
+        tasks.push(TaskGrade::of(
+            verdict,
+            rubric.score_verdict_with(verdict, &prepared.params),
             explanation,
-            mismatch: match &verdict.outcome {
-                Outcome::Mismatch(m) => Some(m.clone()),
-                _ => None,
-            },
-            warnings: verdict.warnings.clone(),
-            checks: filled.score_verdict(verdict),
-            duration: verdict.duration,
-            console_log: verdict.console_log.as_deref().map(saved_log_name),
-        });
+            verdict.console_log.as_deref().map(saved_log_name),
+        ));
         if let Some(record) = &verdict.record {
             atomic_file::write(
                 &out.join(name)

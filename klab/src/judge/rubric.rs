@@ -285,6 +285,21 @@ impl<'a> Rubric<'a> {
         };
         self.score(record, verdict.passed())
     }
+
+    /// [`Rubric::score_verdict`] for a run with `params`: blocks hold placeholders as
+    /// snapshots do, filled in with the run's values, each check still looking in the section
+    /// its block has in the reviewed snapshot (`grade`, `check --html`, `bless`'s lint).
+    pub fn score_verdict_with(&self, verdict: &TaskVerdict, params: &Values) -> Vec<CheckScore> {
+        let mut task = self.task.clone();
+        for check in &mut task.checks {
+            check.block = params.expand(&check.block);
+        }
+        let filled = Rubric {
+            task: &task,
+            sections: self.sections.clone(),
+        };
+        filled.score_verdict(verdict)
+    }
 }
 
 /// The name of the one score of a task without checks.

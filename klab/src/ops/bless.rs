@@ -126,17 +126,9 @@ fn skeleton_passes(
     step.done();
     let mut passing = Vec::new();
     for (((sel, rubric), verdict), prepared) in rubrics.iter().zip(&verdicts).zip(&staged.tasks) {
-        // Blocks hold placeholders as snapshots do: filled in with the run's values, as
-        // `grade` fills them in, or a check with a parameter would never be seen to pass.
-        let mut task = sel.task.clone();
-        for check in &mut task.checks {
-            check.block = prepared.params.expand(&check.block);
-        }
-        let filled = Rubric {
-            task: &task,
-            sections: rubric.sections.clone(),
-        };
-        for score in filled.score_verdict(verdict) {
+        // With the run's values in the blocks, as `grade` scores, or a check with a parameter
+        // would never be seen to pass.
+        for score in rubric.score_verdict_with(verdict, &prepared.params) {
             if score.passed {
                 passing.push((sel.id(), score.name));
             }

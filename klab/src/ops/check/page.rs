@@ -10,7 +10,7 @@ use anyhow::Result;
 
 use crate::atomic_file;
 use crate::judge::rubric::Rubric;
-use crate::judge::verdict::{Outcome, TaskVerdict};
+use crate::judge::verdict::TaskVerdict;
 use crate::lab::selection::Selected;
 use crate::report::{html, SubmissionGrade, TaskGrade};
 
@@ -30,33 +30,15 @@ pub fn self_check(
         if !labs.contains(&sel.lab.name.as_str()) {
             labs.push(&sel.lab.name);
         }
-        let mut task = sel.task.clone();
-        let values = sel.lab.manifest.params.defaults();
-        for check in &mut task.checks {
-            check.block = values.expand(&check.block);
-        }
         let rubric = Rubric::of_lab(sel.lab, sel.task)?;
-        let filled = Rubric {
-            task: &task,
-            sections: rubric.sections.clone(),
+        let checks = rubric.score_verdict_with(verdict, &sel.lab.manifest.params.defaults());
+        let explanation = if verdict.passed() {
+            String::new()
+        } else {
+            verdict.explain().trim_end().to_owned()
         };
-        tasks.push(TaskGrade {
-            id: verdict.id.clone(),
-            status: verdict.status().into(),
-            explanation: if verdict.passed() {
-                String::new()
-            } else {
-                verdict.explain().trim_end().to_owned()
-            },
-            mismatch: match &verdict.outcome {
-                Outcome::Mismatch(m) => Some(m.clone()),
-                _ => None,
-            },
-            warnings: verdict.warnings.clone(),
-            checks: filled.score_verdict(verdict),
-            duration: verdict.duration,
-            console_log: verdict.console_log.as_deref().map(|log| relative(dir, log)),
-        });
+        let log = verdict.console_log.as_deref().map(|log| relative(dir, log));
+        tasks.push(TaskGrade::of(verdict, checks, explanation, log));
     }
     Ok(SubmissionGrade {
         name: name.into(),
