@@ -46,6 +46,8 @@ pub struct BuiltTask {
     pub stage: PathBuf,
     /// What the compilers printed while building its modules (warnings: style findings).
     pub build_output: String,
+    /// How its modules were made.
+    pub how: crate::events::BuildHow,
 }
 
 /// A build's outcome: the task's files, or the message to show the student.
@@ -126,6 +128,7 @@ pub fn build_task(
 
     let mut files = Vec::new();
     let mut build_output = String::new();
+    let mut how = crate::events::BuildHow::Programs;
     if !task.modules.is_empty() {
         for module in &task.modules {
             let sources = module.source_paths(&stage);
@@ -151,7 +154,7 @@ pub fn build_task(
             write_if_changed(&stage.join(rel), &text)?;
         }
         match modules::build(sandbox, &kernel.dir, &stage, &shown, task, &limits)? {
-            Ok(output) => build_output = output,
+            Ok((output, made)) => (build_output, how) = (output, made),
             Err(message) => return Ok(Err(message)),
         }
         match modules::outputs(&stage, task) {
@@ -193,6 +196,7 @@ pub fn build_task(
         warnings,
         stage,
         build_output,
+        how,
     }))
 }
 

@@ -40,6 +40,20 @@ pub enum StepKind {
     Judge,
 }
 
+/// How a task's modules were made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildHow {
+    /// A kbuild run (`make M=… modules`).
+    Kbuild,
+    /// kbuild's recorded commands replayed for the sources that changed (`build::replay`).
+    Replayed,
+    /// Nothing changed since the last build; nothing ran.
+    UpToDate,
+    /// The task has no modules: only its test programs (kept when up to date).
+    Programs,
+}
+
 /// One thing that happened. Serialized as one JSON object per line, `"event"` naming the
 /// variant (docs/events.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +88,12 @@ pub enum Event {
     /// its QEMU reached, in KiB (0 when it could not be read). Bench reports the peak.
     VmStopped {
         peak_rss_kb: u64,
+    },
+    /// A task was built: how its modules were made (a task without modules: `programs`).
+    TaskBuilt {
+        task: String,
+        how: BuildHow,
+        elapsed_secs: f64,
     },
     /// A task's build failed: the compiler's output, paths pointing at the student's files.
     BuildFailed {

@@ -7,6 +7,7 @@
 //! is graded ([`results`]), so an interrupted run keeps what it finished. Submissions are
 //! graded on the worker pool, `jobs` at a time.
 
+mod desk;
 pub mod results;
 pub mod shard;
 mod submission;
@@ -34,13 +35,46 @@ pub enum Format {
     Tap,
 }
 
+/// How many submissions are graded at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jobs {
+    /// From the host's cores and memory ([`pool::auto_jobs`]).
+    Auto,
+    Count(usize),
+}
+
+impl Jobs {
+    pub fn count(self) -> usize {
+        match self {
+            Jobs::Auto => pool::auto_jobs(),
+            Jobs::Count(n) => n.max(1),
+        }
+    }
+}
+
+impl std::str::FromStr for Jobs {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Jobs, String> {
+        if s == "auto" {
+            return Ok(Jobs::Auto);
+        }
+        match s.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Jobs::Count(n)),
+            _ => Err(format!(
+                "`{s}` is neither `auto` nor a number of jobs (1 or more)"
+            )),
+        }
+    }
+}
+
 /// What to grade, and how.
 #[derive(Debug, Clone)]
 pub struct GradeOptions {
     pub lab: String,
     pub submissions: Vec<PathBuf>,
     pub out: PathBuf,
-    pub jobs: usize,
+    /// Submissions graded at once, each on its own desk with its own VMs.
+    pub jobs: Jobs,
     pub shard: Option<Shard>,
     pub format: Format,
     /// Seed of the lab parameters drawn per submission; `None`: a random one.
@@ -127,24 +161,26 @@ pub fn grade(ws: &Workspace, opts: &GradeOptions) -> Result<bool> {
         out: &opts.out,
         seed,
     };
-    let jobs = pool::width(opts.jobs, submissions.len());
+    let jobs = pool::width(opts.jobs.count(), submissions.len());
     ws.reporter().note(format!(
         "grading {} submission(s) of {} with {jobs} job(s)",
         submissions.len(),
         lab.name
     ));
-    let workers = (0..jobs).map(|_| ws.worker()).collect::<Result<Vec<_>>>()?;
+    let desks = (0..jobs)
+        .map(|_| desk::Desk::new(ws))
+        .collect::<Result<Vec<_>>>()?;
     let graded = pool::run(
-        workers,
+        desks,
         &submissions,
         interrupt::requested,
-        |worker, _, (path, name)| -> Result<SubmissionGrade> {
-            let mut grade = grade_one(worker, &grading, path, name)
+        |desk, _, (path, name)| -> Result<SubmissionGrade> {
+            let mut grade = grade_one(desk, &grading, path, name)
                 .with_context(|| format!("grading {}", path.display()))?;
             // A VM killed by Ctrl-C makes a verdict that says nothing about the student.
             grade.incomplete = interrupt::requested();
             write_results(&opts.out, &grade)?;
-            report_graded(worker.reporter(), &grade);
+            report_graded(desk.ws.reporter(), &grade);
             Ok(grade)
         },
     );

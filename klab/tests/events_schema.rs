@@ -16,6 +16,7 @@ fn name(event: &Event) -> &'static str {
         Event::StepFinished { .. } => "step_finished",
         Event::VmStarted { .. } => "vm_started",
         Event::VmStopped { .. } => "vm_stopped",
+        Event::TaskBuilt { .. } => "task_built",
         Event::BuildFailed { .. } => "build_failed",
         Event::Verdict(_) => "verdict",
         Event::Warning { .. } => "warning",
@@ -26,12 +27,13 @@ fn name(event: &Event) -> &'static str {
     }
 }
 
-const ALL: [&str; 12] = [
+const ALL: [&str; 13] = [
     "step_started",
     "step_progress",
     "step_finished",
     "vm_started",
     "vm_stopped",
+    "task_built",
     "build_failed",
     "verdict",
     "warning",

@@ -25,6 +25,9 @@ pub use sandbox_cost::sandbox_cost;
 /// The tasks `bench --sandbox` builds: a Rust module and a C module with a test program.
 pub const SANDBOX_TASKS: &[&str] = &["intro/1-2-hello", "networking-c/1-2-netfilter"];
 
+/// How many copies of the networking lab's solutions the table grades.
+const GRADED_COPIES: usize = 12;
+
 /// `cargo xtask bench` and its variants (`--grade N`, `--profiles`, `--sandbox`).
 pub fn run(
     ws: &Workspace,
@@ -88,8 +91,14 @@ fn table(ws: &Workspace) -> Result<()> {
         }
     }
     let mut grading = Vec::new();
-    for path in [Path::Cold, Path::Fast] {
-        grading.push(grade_copies(ctx, "networking", 6, path)?);
+    for jobs in [klab::grade::Jobs::Count(2), klab::grade::Jobs::Auto] {
+        grading.push(grade_copies(
+            ctx,
+            "networking",
+            GRADED_COPIES,
+            Path::Fast,
+            jobs,
+        )?);
     }
     let by_profile = profiles(ctx)?;
     let sandbox = sandbox_cost(ctx, SANDBOX_TASKS)?;

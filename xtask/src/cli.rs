@@ -158,9 +158,10 @@ pub enum Command {
         /// Where results go (a folder per submission, scores.csv).
         #[arg(long, default_value = "target/klab/grades")]
         out: PathBuf,
-        /// Submissions graded in parallel (one VM each).
-        #[arg(long, default_value_t = 1)]
-        jobs: usize,
+        /// Submissions graded at once, each with its own build and VMs: a number, or `auto`
+        /// (two per core, as memory allows: a VM mostly waits while another job builds).
+        #[arg(long, default_value = "auto")]
+        jobs: klab::grade::Jobs,
         /// Grade only shard I of N (also read from CI_NODE_INDEX/CI_NODE_TOTAL or JOB_COMPLETION_INDEX).
         #[arg(long, value_name = "I/N", value_parser = parse_shard)]
         shard: Option<klab::grade::shard::Shard>,
@@ -176,7 +177,8 @@ pub enum Command {
     },
     /// Print per-phase timings for one task and for whole labs.
     Bench {
-        /// Instead: grade N copies of a lab's reference solutions (2 jobs) and print throughput.
+        /// Instead: grade N copies of a lab's reference solutions (2 jobs, then `--jobs auto`)
+        /// and print throughput and CPU utilisation.
         #[arg(long, value_name = "N")]
         grade: Option<usize>,
         /// The lab for --grade.

@@ -107,7 +107,10 @@ impl Reporter for Terminal {
                 output.lines().for_each(|l| eprintln!("    | {l}"));
             }
             Event::Verdict(v) if self.verdicts => print!("{}", verdict_text(&v, self.colour)),
-            Event::Verdict(_) | Event::VmStarted { .. } | Event::VmStopped { .. } => {}
+            Event::Verdict(_)
+            | Event::VmStarted { .. }
+            | Event::VmStopped { .. }
+            | Event::TaskBuilt { .. } => {}
             Event::Warning { message } => eprintln!("warning: {message}"),
             Event::Note { message } => eprintln!("    {message}"),
             Event::Graded {

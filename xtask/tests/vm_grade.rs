@@ -10,7 +10,9 @@
 
 mod support;
 
-use support::{copy_template_task, replace_in, repo, results, task_scores, write, xtask};
+use support::{
+    copy_template_task, replace_in, repo, results, task_scores, write, xtask, xtask_env,
+};
 
 #[test]
 fn grading_scores_solutions_skeletons_and_faulty_submissions() {
@@ -79,8 +81,12 @@ fn grading_scores_solutions_skeletons_and_faulty_submissions() {
         .map(|e| e.unwrap().path().to_string_lossy().into_owned())
         .collect();
     args.extend(names.iter().map(String::as_str));
+    // The graders' desks go in the test's own temporary folder, so that a VM left running
+    // can be told from another test's.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let started = std::time::Instant::now();
-    let run = xtask(&args);
+    let run = xtask_env(&args, &[("TMPDIR", tmp.to_str().unwrap())]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(
         started.elapsed() < std::time::Duration::from_secs(600),
@@ -184,11 +190,7 @@ fn grading_scores_solutions_skeletons_and_faulty_submissions() {
         .unwrap();
     let mine = String::from_utf8_lossy(&ps.stdout)
         .lines()
-        .filter(|l| {
-            l.contains("qemu-system")
-                && l.contains(&*repo().join("target/klab").to_string_lossy())
-                && l.contains("grade-")
-        })
+        .filter(|l| l.contains("qemu-system") && l.contains(&*tmp.to_string_lossy()))
         .count();
     assert_eq!(mine, 0, "a grading VM outlived the run");
 }
@@ -244,15 +246,20 @@ fn a_kernel_panic_and_an_unremovable_module_cost_only_their_own_task() {
     );
 
     let out = dir.path().join("out");
-    let run = xtask(&[
-        "grade",
-        "--lab",
-        "networking-c",
-        "--out",
-        out.to_str().unwrap(),
-        sub.to_str().unwrap(),
-        forger.to_str().unwrap(),
-    ]);
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let run = xtask_env(
+        &[
+            "grade",
+            "--lab",
+            "networking-c",
+            "--out",
+            out.to_str().unwrap(),
+            sub.to_str().unwrap(),
+            forger.to_str().unwrap(),
+        ],
+        &[("TMPDIR", tmp.to_str().unwrap())],
+    );
     assert_eq!(run.code, 0, "{}", run.all());
     // The forged lines are in the record, in its kernel log: they earn nothing.
     let forged_record = std::fs::read_to_string(out.join("forger/1-2-netfilter.record.txt"))
@@ -320,19 +327,8 @@ fn a_kernel_panic_and_an_unremovable_module_cost_only_their_own_task() {
             .contains("could not be unloaded"),
         "the stuck module is reported: {udp_task:#}"
     );
-    let out_dir = support::repo().join("target/klab");
-    let left: Vec<String> = ["stage", "runs"]
-        .iter()
-        .flat_map(|d| {
-            std::fs::read_dir(out_dir.join(d))
-                .into_iter()
-                .flatten()
-                .flatten()
-        })
-        .chain(std::fs::read_dir(&out_dir).into_iter().flatten().flatten())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("grade-") && n.contains("-kfaults"))
-        .collect();
+    // The graders' desks (stages, images, VM logs) are removed with the run.
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
     assert!(
         left.is_empty(),
         "per-submission build files are cleaned up: {left:?}"

@@ -1,12 +1,112 @@
 //! `cargo xtask grade` as a run: shards split the submissions and `--merge` joins their
 //! results; Ctrl-C or SIGTERM stops the grader with no VM left running and the partial
-//! results kept, marked incomplete.
+//! results kept, marked incomplete; each job builds the skeleton once and replays its build
+//! for each submission, leaving nothing behind.
 //!
 //! What each submission scores is vm_grade.rs's.
 
 mod support;
 
-use support::{copy_template_task, repo, write, xtask};
+use support::{copy_template_task, replace_in, repo, results, write, xtask, xtask_env};
+
+#[test]
+fn a_grading_job_builds_the_skeleton_once_and_replays_it_per_submission() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    copy_template_task(&subs.join("solution"), "intro", "1-2-hello");
+    copy_template_task(&subs.join("solution"), "intro", "3-fail");
+    // A task folder with nothing in it: the skeleton is graded, and not built again (the
+    // seed is up to date).
+    std::fs::create_dir_all(subs.join("untouched/1-2-hello")).unwrap();
+    // A compile error: the replay fails, kbuild runs and says why.
+    let broken = copy_template_task(&subs.join("typo"), "intro", "3-fail");
+    replace_in(&broken.join("fail.rs"), "Ok(Fail)", "Ok(Fial)");
+    copy_template_task(&subs.join("typo"), "intro", "1-2-hello");
+
+    // The desks go in the test's own temporary folder: what is left there is this run's.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = dir.path().join("out");
+    let mut args = vec![
+        "--message-format",
+        "json",
+        "grade",
+        "--lab",
+        "intro",
+        "--jobs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let names: Vec<String> = ["solution", "untouched", "typo"]
+        .iter()
+        .map(|n| subs.join(n).to_string_lossy().into_owned())
+        .collect();
+    args.extend(names.iter().map(String::as_str));
+    let run = xtask_env(&args, &[("TMPDIR", tmp.to_str().unwrap())]);
+    assert_eq!(run.code, 0, "{}", run.all());
+
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let seed_builds = events
+        .iter()
+        .filter(|e| {
+            e["event"] == "step_finished" && e["what"].as_str().unwrap().contains("the skeleton")
+        })
+        .count();
+    assert_eq!(seed_builds, 1, "one job, one seed build: {}", run.stdout);
+    // Submissions are graded in order on the one job: each one's tasks' builds, in order.
+    let built: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "task_built")
+        .map(|e| {
+            (
+                e["task"].as_str().unwrap().to_owned(),
+                e["how"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let how = |task: &str| -> Vec<&str> {
+        built
+            .iter()
+            .filter(|(t, _)| t == task)
+            .map(|(_, h)| h.as_str())
+            .collect()
+    };
+    assert_eq!(
+        how("intro/1-2-hello"),
+        ["replayed", "up_to_date", "replayed"],
+        "{built:?}"
+    );
+    assert_eq!(how("intro/3-fail"), ["replayed", "up_to_date"], "{built:?}");
+
+    let score = |name: &str| results(&out, name)["score"].as_f64().unwrap();
+    assert_eq!(score("solution"), 3.0);
+    assert_eq!(score("untouched"), 0.0);
+    let typo = results(&out, "typo").to_string();
+    assert!(
+        typo.contains("BUILD FAILED") && typo.contains("Fial"),
+        "kbuild's message after the failed replay: {typo}"
+    );
+
+    // Every desk is gone, and no VM names one.
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    let tmp_text = tmp.to_string_lossy();
+    assert!(
+        !String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .any(|l| l.contains("qemu-system") && l.contains(&*tmp_text)),
+        "a grading VM outlived the run"
+    );
+}
 
 #[test]
 fn shards_split_the_submissions_and_merge_joins_them() {

@@ -12,6 +12,7 @@ use anyhow::Result;
 use super::replay::{self, Inputs, Plan};
 use super::sandbox::{Job, Limits, Sandbox};
 use super::{failure, kbuild, kernel_folders};
+use crate::events::BuildHow;
 use crate::lab::manifest::TaskManifest;
 
 /// The compilers' output of the stage's last successful build.
@@ -26,7 +27,7 @@ pub(super) fn build(
     shown: &str,
     task: &TaskManifest,
     limits: &Limits,
-) -> Result<std::result::Result<String, String>> {
+) -> Result<std::result::Result<(String, BuildHow), String>> {
     // An `O=` build tree (`--kernel-tree`) includes its source tree through `source`.
     let source_tree = std::fs::canonicalize(kdir.join("source")).ok();
     let readable = kernel_folders(kdir, &source_tree);
@@ -43,9 +44,10 @@ pub(super) fn build(
         // Unchanged sources against the same kernel: the modules built last time stand, and
         // kbuild's own no-op pass (a second or so per task) is skipped.
         Plan::UpToDate => {
-            return Ok(Ok(
-                std::fs::read_to_string(stage.join(LOG)).unwrap_or_default()
-            ));
+            return Ok(Ok((
+                std::fs::read_to_string(stage.join(LOG)).unwrap_or_default(),
+                BuildHow::UpToDate,
+            )));
         }
         Plan::Replay(changed) => {
             let steps = replay::commands(&replay::recorded(stage, kdir), &changed);
@@ -55,7 +57,7 @@ pub(super) fn build(
                 {
                     finished(stage, &now, &output)?;
                     std::fs::write(stage.join(replay::REPLAYED), "")?;
-                    return Ok(Ok(output));
+                    return Ok(Ok((output, BuildHow::Replayed)));
                 }
             }
         }
@@ -86,7 +88,7 @@ pub(super) fn build(
         return Ok(Err(failure(message, &done, limits)));
     }
     finished(stage, &now, &done.output)?;
-    Ok(Ok(done.output))
+    Ok(Ok((done.output, BuildHow::Kbuild)))
 }
 
 /// Records a successful build: its inputs (what the next build compares with) and output.

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use super::desk::Desk;
 use crate::atomic_file;
 use crate::build::style::Finding;
 use crate::build::SourceRoot;
@@ -92,25 +93,33 @@ fn draw_for(lab: &Lab, seed: u64, name: &str) -> Result<Option<Draw>> {
 }
 
 pub(super) fn grade_one(
-    ctx: &Workspace,
+    desk: &Desk,
     grading: &Grading,
     path: &Path,
     name: &str,
 ) -> Result<SubmissionGrade> {
+    let start = Instant::now();
+    // Everything of this submission's (unpacked files, stage, image, VM logs) lives in the
+    // desk, a private folder outside the repository, emptied when it is graded: a build sees
+    // none of the repository, and no submission sees another's files.
+    desk.clear()?;
+    let graded = grade_on_desk(desk, grading, path, name, start);
+    desk.clear()?;
+    graded
+}
+
+fn grade_on_desk(
+    desk: &Desk,
+    grading: &Grading,
+    path: &Path,
+    name: &str,
+    start: Instant,
+) -> Result<SubmissionGrade> {
     let (kernel, lab, skeleton, out) =
         (grading.kernel, grading.lab, &grading.skeleton, grading.out);
     let seed = grading.seed;
-    let start = Instant::now();
-    // Everything of this submission's (unpacked files, stage, image, VM logs) lives in a
-    // private folder outside the repository, removed when it is graded: a build sees none of
-    // the repository, and no submission sees another's files.
-    let private = tempfile::Builder::new()
-        .prefix("klab-grade-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()
-        .context("making a private folder for the submission")?;
-    let work = private.path().to_path_buf();
-    let ctx = &ctx.working_in(&work)?;
+    let work = desk.path().to_path_buf();
+    let ctx = &desk.ws;
     let mut notes = Vec::new();
     let unpacked = match submission::open(path, &work.join("unpacked"), lab, Limits::default()) {
         Ok(u) => u,
@@ -128,6 +137,7 @@ pub(super) fn grade_one(
             });
         }
     };
+    desk.stage_seed(grading)?;
     let src = work.join("src");
     let mut wanted_all = Vec::new();
     for task in &lab.manifest.tasks {
@@ -209,8 +219,7 @@ pub(super) fn grade_one(
         let findings: Vec<&Finding> = staged.tasks.iter().flat_map(|p| &p.style).collect();
         tasks.push(style_grade(&lab.name, style_points, &tasks, &findings));
     }
-    // Results and logs are saved; the private folder goes with `private`.
-    drop(private);
+    // Results and logs are saved; the desk is emptied by `grade_one`.
     Ok(SubmissionGrade {
         name: name.into(),
         lab: lab.name.clone(),

@@ -26,7 +26,12 @@ pub enum Origin {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunLabel {
     origin: Origin,
+    /// What the run is called in messages.
     name: String,
+    /// The folder name of its files: the name, except for a graded submission, whose files
+    /// are always in the same folders of its grader's private desk (`grade::desk`), so that
+    /// its build replays the desk's seed build, recorded at the same paths.
+    folder: String,
 }
 
 const SKELS_DIR_PREFIX: &str = "skels-";
@@ -40,7 +45,15 @@ impl RunLabel {
             Origin::Graded(name) => format!("grade-{name}"),
             Origin::Own(name) => name.clone(),
         };
-        RunLabel { origin, name }
+        let folder = match &origin {
+            Origin::Graded(_) => "graded".to_owned(),
+            _ => name.clone(),
+        };
+        RunLabel {
+            origin,
+            name,
+            folder,
+        }
     }
 
     /// A run of the harness's own, named `name`.
@@ -51,18 +64,21 @@ impl RunLabel {
     /// The same sources in a person's VM (`boot`).
     pub fn for_boot(mut self) -> RunLabel {
         self.name = format!("boot-{}", self.name);
+        self.folder = format!("boot-{}", self.folder);
         self
     }
 
     /// The same sources on the debug kernel.
     pub fn on_debug_kernel(mut self) -> RunLabel {
         self.name = format!("{}-debug", self.name);
+        self.folder = format!("{}-debug", self.folder);
         self
     }
 
     /// A variant for a purpose of the harness's own (`stress-…`).
     pub fn prefixed(mut self, prefix: &str) -> RunLabel {
         self.name = format!("{prefix}-{}", self.name);
+        self.folder = format!("{prefix}-{}", self.folder);
         self
     }
 
@@ -70,8 +86,9 @@ impl RunLabel {
         &self.origin
     }
 
+    /// The folder name of the run's files (its stage, image and VM logs).
     pub fn as_str(&self) -> &str {
-        &self.name
+        &self.folder
     }
 
     /// Whether a folder named `name` under `target/klab/stage` holds a `--skels-dir` run's
@@ -92,7 +109,7 @@ impl fmt::Display for RunLabel {
 
 impl AsRef<Path> for RunLabel {
     fn as_ref(&self) -> &Path {
-        Path::new(&self.name)
+        Path::new(&self.folder)
     }
 }
 
@@ -118,6 +135,17 @@ mod tests {
             RunLabel::new(Origin::Graded("x-2".into())).to_string(),
             "grade-x-2"
         );
+    }
+
+    #[test]
+    fn graded_submissions_keep_their_name_and_share_their_desks_folders() {
+        let a = RunLabel::new(Origin::Graded("alice".into()));
+        let b = RunLabel::new(Origin::Graded("bob".into())).on_debug_kernel();
+        assert_eq!(a.to_string(), "grade-alice");
+        assert_eq!(a.as_str(), "graded");
+        assert_eq!(b.as_str(), "graded-debug");
+        let skels = RunLabel::new(Origin::Skels).for_boot();
+        assert_eq!(skels.as_str(), skels.to_string());
     }
 
     #[test]

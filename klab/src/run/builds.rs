@@ -31,6 +31,7 @@ impl Workspace {
         );
         let sandbox = self.sandbox()?;
         let paths = &self.paths;
+        let reporter = self.reporter();
         // Tasks build in parallel (kbuild of one small module is mostly serial).
         let workers = vec![(); pool::width(pool::cores(), selected.len())];
         let results = pool::run(
@@ -38,6 +39,7 @@ impl Workspace {
             &selected,
             || false,
             |_, _, sel| {
+                let started = std::time::Instant::now();
                 let built = build::build_task(&sandbox, paths, kernel, source, sel)
                     .with_context(|| format!("building {}", sel.id()))?;
                 // The style of what built (a build error is what to fix first).
@@ -45,6 +47,13 @@ impl Workspace {
                     Ok(task) => style_of(&sandbox, paths, kernel, source, sel, task),
                     Err(_) => Vec::new(),
                 };
+                if let Ok(task) = &built {
+                    reporter.report(Event::TaskBuilt {
+                        task: sel.id(),
+                        how: task.how,
+                        elapsed_secs: started.elapsed().as_secs_f64(),
+                    });
+                }
                 Ok::<_, anyhow::Error>((built, style))
             },
         );
@@ -63,6 +72,47 @@ impl Workspace {
         }
         step.done();
         Ok(out)
+    }
+}
+
+impl Workspace {
+    /// Builds every selected task as `build_all` does, without the style step and without
+    /// reporting build failures: a grader's seed build of the skeleton (`grade::desk`).
+    /// Returns the ids of the tasks that did not build.
+    pub fn build_seed(
+        &self,
+        kernel: &KernelTree,
+        source: &SourceRoot,
+        selected: Vec<Selected<'_>>,
+    ) -> Result<Vec<String>> {
+        let step = Step::start(
+            self.reporter(),
+            StepKind::Build,
+            format!(
+                "building the skeleton of {} task(s) once per grading job",
+                selected.len()
+            ),
+        );
+        let sandbox = self.sandbox()?;
+        let paths = &self.paths;
+        let workers = vec![(); pool::width(pool::cores(), selected.len())];
+        let results = pool::run(
+            workers,
+            &selected,
+            || false,
+            |_, _, sel| {
+                build::build_task(&sandbox, paths, kernel, source, sel)
+                    .with_context(|| format!("building the skeleton of {}", sel.id()))
+            },
+        );
+        let mut unbuilt = Vec::new();
+        for (sel, result) in selected.iter().zip(results) {
+            if result.expect("every task was built")?.is_err() {
+                unbuilt.push(sel.id());
+            }
+        }
+        step.done();
+        Ok(unbuilt)
     }
 }
 

@@ -50,8 +50,45 @@ pub fn cores() -> usize {
         .unwrap_or(2)
 }
 
+/// Memory one grading job may take: a VM (QEMU's resident set peaks near 300 MiB) and a
+/// module build beside it (rustc or clang, a few hundred MiB).
+const MEMORY_PER_JOB: u64 = 1 << 30;
+
+/// How many submissions to grade at once: two per core, since a job's VM mostly waits
+/// (test sleeps, `nc -w`, timeouts) while another job builds; fewer when memory would not
+/// hold them ([`MEMORY_PER_JOB`] each, from `MemAvailable`).
+pub fn auto_jobs() -> usize {
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| mem_available(&m));
+    jobs_for(cores(), available)
+}
+
+fn jobs_for(cores: usize, mem_available: Option<u64>) -> usize {
+    let by_cpu = 2 * cores;
+    let by_memory = mem_available.map_or(by_cpu, |bytes| (bytes / MEMORY_PER_JOB) as usize);
+    by_cpu.min(by_memory).max(1)
+}
+
+/// `MemAvailable` of a `/proc/meminfo` text, in bytes.
+fn mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn auto_jobs_are_two_per_core_within_memory() {
+        assert_eq!(jobs_for(2, Some(23 << 30)), 4);
+        assert_eq!(jobs_for(2, Some(3 << 30)), 3);
+        assert_eq!(jobs_for(8, Some(512 << 20)), 1, "never none");
+        assert_eq!(jobs_for(2, None), 4);
+        let meminfo = "MemTotal:       24000000 kB\nMemAvailable:    2097152 kB\n";
+        assert_eq!(mem_available(meminfo), Some(2 << 30));
+    }
+
     use super::*;
 
     #[test]

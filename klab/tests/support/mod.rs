@@ -151,6 +151,7 @@ impl Rig {
                     warnings: vec![],
                     stage: stage.clone(),
                     build_output: String::new(),
+                    how: klab::events::BuildHow::Programs,
                 };
                 Prepared::new(
                     Selected {
