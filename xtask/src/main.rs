@@ -5,6 +5,7 @@ mod bench;
 mod cli;
 mod render;
 mod setup;
+mod tools_stamp;
 mod watch;
 
 use std::process::ExitCode;
@@ -45,8 +46,13 @@ fn run(cli: Cli) -> Result<bool> {
         qemu: None,
     };
     let ws = Workspace::new(&options, reporter)?;
-    if cli.command.needs_tools() {
+    // `setup` and `test` always verify; other commands trust a fresh stamp.
+    let verify_anyway = matches!(cli.command, Command::Setup | Command::Test);
+    if cli.command.needs_tools()
+        && (verify_anyway || !tools_stamp::fresh(&ws.paths.out, &ws.spec.bindgen))
+    {
         setup::ensure_tools(&ws)?;
+        tools_stamp::record(&ws.paths.out, &ws.spec.bindgen);
     }
     match &cli.command {
         Command::Setup => setup::run(&ws)?,

@@ -82,7 +82,10 @@ pub(super) fn sync_sources(
         let is_source = rel
             .extension()
             .is_some_and(|e| e == "c" || e == "h" || e == "rs");
-        if entry.file_type().is_file() && is_source && !wanted.contains(&rel) {
+        // kbuild's own `X.mod.c` (modpost's output) is not a student's source: removing it
+        // would make every rebuild compile and link the module's `.mod.o` again.
+        let generated = rel.to_string_lossy().ends_with(".mod.c");
+        if entry.file_type().is_file() && is_source && !generated && !wanted.contains(&rel) {
             std::fs::remove_file(entry.path())?;
         }
     }
@@ -94,4 +97,33 @@ pub(super) fn write_if_changed(path: &Path, text: &str) -> Result<()> {
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deleted_source_leaves_the_stage_and_kbuilds_own_mod_c_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, stage) = (dir.path().join("src"), dir.path().join("stage"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("hello.c"), "int x;").unwrap();
+        std::fs::write(src.join("old.c"), "int y;").unwrap();
+        let mut warnings = Vec::new();
+        sync_sources(&src, &stage, "skels/t", &mut warnings).unwrap();
+        // What kbuild leaves beside them.
+        std::fs::write(stage.join("hello.mod.c"), "/* modpost */").unwrap();
+        std::fs::remove_file(src.join("old.c")).unwrap();
+        sync_sources(&src, &stage, "skels/t", &mut warnings).unwrap();
+        assert!(stage.join("hello.c").is_file());
+        assert!(
+            !stage.join("old.c").exists(),
+            "a deleted source must not linger"
+        );
+        assert!(
+            stage.join("hello.mod.c").is_file(),
+            "modpost's output is not the student's"
+        );
+    }
 }

@@ -211,8 +211,14 @@ fn state_key(base: &VmImage) -> Result<u64> {
         )
         .into_bytes(),
     );
-    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-    Ok(crate::kernel::fnv64(&refs))
+    // xxh3 (a real, fast hash): the kernel and the base image are megabytes, hashed on every
+    // run of every command that starts a VM.
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for part in &parts {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    Ok(hasher.digest())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::{fnv64, from_source, KernelTree, SourceSpec};
 use crate::events::Reporter;
@@ -39,19 +39,6 @@ pub(super) fn patches(paths: &Paths) -> Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found)
-}
-
-fn first_line(sh: &Shell, program: &str, arg: &str) -> String {
-    cmd!(sh, "{program} {arg}")
-        .quiet()
-        .ignore_status()
-        .ignore_stderr()
-        .read()
-        .unwrap_or_default()
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_owned()
 }
 
 /// One input of the kernel cache key.
@@ -91,7 +78,7 @@ pub fn key_inputs(
     ] {
         inputs.push(KeyInput {
             name: program.to_owned(),
-            bytes: first_line(sh, program, arg).into_bytes(),
+            bytes: super::tool_versions::version_line(sh, paths, program, arg).into_bytes(),
             is_file: false,
         });
     }

@@ -1,0 +1,96 @@
+//! The toolchain's version lines (`clang --version`, `rustc --version`, `bindgen --version`)
+//! that the kernel cache key covers, remembered between runs: asking the three programs costs
+//! a sixth of a second on every command.
+//!
+//! A remembered line is used only while what could change it has not changed: the program
+//! found on `PATH` (size and modification time) and, for the programs rustup runs, rustup's
+//! settings, `RUSTUP_TOOLCHAIN`, the repository's `rust-toolchain` files and every installed
+//! toolchain's `rustc`. Otherwise the program is asked again. A memo that cannot be read or
+//! written only costs the asking.
+
+use std::path::{Path, PathBuf};
+
+use xshell::{cmd, Shell};
+
+use crate::paths::Paths;
+
+const MEMO: &str = "tool-versions";
+
+/// What a version line depends on, as it is now.
+fn identity(paths: &Paths, program: &str) -> String {
+    let meta = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()))
+    };
+    let found = crate::host::find_program(Path::new(program));
+    let mut parts = vec![format!("{found:?} {:?}", found.as_deref().and_then(meta))];
+    let rustup_home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")));
+    if let Some(home) = rustup_home {
+        parts.push(format!("{:?}", meta(&home.join("settings.toml"))));
+        let mut toolchains: Vec<PathBuf> = std::fs::read_dir(home.join("toolchains"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("bin").join(program))
+            .collect();
+        toolchains.sort();
+        parts.extend(toolchains.iter().map(|t| format!("{t:?} {:?}", meta(t))));
+    }
+    parts.push(format!("{:?}", std::env::var_os("RUSTUP_TOOLCHAIN")));
+    for file in ["rust-toolchain", "rust-toolchain.toml"] {
+        parts.push(format!("{:?}", meta(&paths.root.join(file))));
+    }
+    parts.join(" ")
+}
+
+/// The first line `program arg` prints, remembered while its identity holds.
+pub fn version_line(sh: &Shell, paths: &Paths, program: &str, arg: &str) -> String {
+    let memo = paths.out.join(format!("{MEMO}-{program}"));
+    let identity = identity(paths, program);
+    if let Ok(text) = std::fs::read_to_string(&memo) {
+        if let Some((seen, line)) = text.split_once('\n') {
+            if seen == identity {
+                return line.to_owned();
+            }
+        }
+    }
+    let line = cmd!(sh, "{program} {arg}")
+        .quiet()
+        .ignore_status()
+        .ignore_stderr()
+        .read()
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    if !line.is_empty() && std::fs::create_dir_all(&paths.out).is_ok() {
+        let _ = crate::atomic_file::write(&memo, format!("{identity}\n{line}").as_bytes());
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remembered_line_is_used_while_the_program_is_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut paths = Paths::discover(None).unwrap();
+        paths.out = dir.path().to_path_buf();
+        let sh = Shell::new().unwrap();
+        assert_eq!(version_line(&sh, &paths, "echo", "one"), "one");
+        let memo = dir.path().join("tool-versions-echo");
+        let text = std::fs::read_to_string(&memo).unwrap();
+        let (seen, _) = text.split_once('\n').unwrap();
+        std::fs::write(&memo, format!("{seen}\nremembered")).unwrap();
+        assert_eq!(version_line(&sh, &paths, "echo", "one"), "remembered");
+        // Another identity (another program, an updated toolchain): asked again.
+        std::fs::write(&memo, "something else\nremembered").unwrap();
+        assert_eq!(version_line(&sh, &paths, "echo", "one"), "one");
+    }
+}
