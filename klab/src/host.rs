@@ -1,6 +1,8 @@
 //! Facts about the host the engine asks for: where a program is, whether we are root, the
 //! target the static guest tools build for. Never installs anything (that is `xtask setup`).
 
+pub mod remembered;
+
 use std::path::{Path, PathBuf};
 
 pub const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";

@@ -20,7 +20,6 @@ pub mod make;
 pub mod objects;
 pub mod pack;
 pub mod profile;
-mod tool_versions;
 
 use std::path::{Path, PathBuf};
 

@@ -96,7 +96,18 @@ impl Sandbox {
             .quiet()
             .ignore_stderr()
             .read()
-            .ok()
+            .ok();
+        Sandbox::probe_with(policy, reporter, rust_sysroot.as_deref())
+    }
+
+    /// [`Sandbox::probe`] with the Rust sysroot already known (`rustc --print sysroot`'s
+    /// line, remembered by the caller).
+    pub fn probe_with(
+        policy: Policy,
+        reporter: &dyn Reporter,
+        rust_sysroot: Option<&str>,
+    ) -> Result<Sandbox> {
+        let rust_sysroot = rust_sysroot
             .map(|s| PathBuf::from(s.trim()))
             .filter(|p| p.is_dir());
         let unsandboxed = Sandbox {

@@ -78,7 +78,7 @@ pub fn key_inputs(
     ] {
         inputs.push(KeyInput {
             name: program.to_owned(),
-            bytes: super::tool_versions::version_line(sh, paths, program, arg).into_bytes(),
+            bytes: crate::host::remembered::first_line(sh, paths, program, &[arg]).into_bytes(),
             is_file: false,
         });
     }

@@ -139,7 +139,14 @@ impl Workspace {
         if let Some(sandbox) = cached.as_ref() {
             return Ok(sandbox.clone());
         }
-        let sandbox = sandbox::Sandbox::probe(&self.sh, self.sandbox_policy, self.reporter())?;
+        let sysroot = crate::host::remembered::first_line(
+            &self.sh,
+            &self.paths,
+            "rustc",
+            &["--print", "sysroot"],
+        );
+        let sandbox =
+            sandbox::Sandbox::probe_with(self.sandbox_policy, self.reporter(), Some(&sysroot))?;
         *cached = Some(sandbox.clone());
         Ok(sandbox)
     }

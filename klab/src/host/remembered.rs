@@ -1,6 +1,7 @@
-//! The toolchain's version lines (`clang --version`, `rustc --version`, `bindgen --version`)
-//! that the kernel cache key covers, remembered between runs: asking the three programs costs
-//! a sixth of a second on every command.
+//! What a toolchain program says about itself, remembered between runs: the version lines
+//! the kernel cache key covers (`clang --version`, `rustc --version`, `bindgen --version`) and
+//! the Rust sysroot the build sandbox binds (`rustc --print sysroot`). Asking them costs a
+//! fifth of a second on every command.
 //!
 //! A remembered line is used only while what could change it has not changed: the program
 //! found on `PATH` (size and modification time) and, for the programs rustup runs, rustup's
@@ -14,7 +15,7 @@ use xshell::{cmd, Shell};
 
 use crate::paths::Paths;
 
-const MEMO: &str = "tool-versions";
+const MEMO: &str = "remembered";
 
 /// What a version line depends on, as it is now.
 fn identity(paths: &Paths, program: &str) -> String {
@@ -46,9 +47,12 @@ fn identity(paths: &Paths, program: &str) -> String {
     parts.join(" ")
 }
 
-/// The first line `program arg` prints, remembered while its identity holds.
-pub fn version_line(sh: &Shell, paths: &Paths, program: &str, arg: &str) -> String {
-    let memo = paths.out.join(format!("{MEMO}-{program}"));
+/// The first line `program args` prints, remembered while the program's identity holds.
+pub fn first_line(sh: &Shell, paths: &Paths, program: &str, args: &[&str]) -> String {
+    let memo = paths.out.join(format!(
+        "{MEMO}-{program}{}",
+        args.join("").replace('/', "_")
+    ));
     let identity = identity(paths, program);
     if let Ok(text) = std::fs::read_to_string(&memo) {
         if let Some((seen, line)) = text.split_once('\n') {
@@ -57,7 +61,7 @@ pub fn version_line(sh: &Shell, paths: &Paths, program: &str, arg: &str) -> Stri
             }
         }
     }
-    let line = cmd!(sh, "{program} {arg}")
+    let line = cmd!(sh, "{program} {args...}")
         .quiet()
         .ignore_status()
         .ignore_stderr()
@@ -83,14 +87,16 @@ mod tests {
         let mut paths = Paths::discover(None).unwrap();
         paths.out = dir.path().to_path_buf();
         let sh = Shell::new().unwrap();
-        assert_eq!(version_line(&sh, &paths, "echo", "one"), "one");
-        let memo = dir.path().join("tool-versions-echo");
+        assert_eq!(first_line(&sh, &paths, "echo", &["one"]), "one");
+        let memo = dir.path().join("remembered-echoone");
         let text = std::fs::read_to_string(&memo).unwrap();
         let (seen, _) = text.split_once('\n').unwrap();
         std::fs::write(&memo, format!("{seen}\nremembered")).unwrap();
-        assert_eq!(version_line(&sh, &paths, "echo", "one"), "remembered");
+        assert_eq!(first_line(&sh, &paths, "echo", &["one"]), "remembered");
         // Another identity (another program, an updated toolchain): asked again.
         std::fs::write(&memo, "something else\nremembered").unwrap();
-        assert_eq!(version_line(&sh, &paths, "echo", "one"), "one");
+        assert_eq!(first_line(&sh, &paths, "echo", &["one"]), "one");
+        // Other arguments, another memo.
+        assert_eq!(first_line(&sh, &paths, "echo", &["two"]), "two");
     }
 }
