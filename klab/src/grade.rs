@@ -160,6 +160,7 @@ pub fn grade(ws: &Workspace, opts: &GradeOptions) -> Result<bool> {
         skeleton: skeleton_of(ws, lab)?,
         out: &opts.out,
         seed,
+        builds: pool::Permits::new(pool::cores()),
     };
     let jobs = pool::width(opts.jobs.count(), submissions.len());
     ws.reporter().note(format!(

@@ -195,11 +195,15 @@ fn interrupted_by(signal: &str, prefix: &str) {
         copy_template_task(&subs.join(name), "intro", "3-fail");
     }
     let out = dir.path().join("out");
+    // The grader's desks go in the test's own temporary folder: its VMs name it.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["grade", "--lab", "intro", "--out"])
         .arg(&out)
         .args(names.iter().map(|n| subs.join(n)))
         .env_remove("LABS")
+        .env("TMPDIR", &tmp)
         .current_dir(repo())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -213,7 +217,7 @@ fn interrupted_by(signal: &str, prefix: &str) {
             .unwrap();
         String::from_utf8_lossy(&ps.stdout)
             .lines()
-            .filter(|l| l.contains("qemu-system") && l.contains(&format!("-{prefix}")))
+            .filter(|l| l.contains("qemu-system") && l.contains(&*tmp.to_string_lossy()))
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };

@@ -63,6 +63,7 @@ impl Desk {
     pub fn stage_seed(&self, grading: &Grading) -> Result<()> {
         if !self.seeded.get() {
             self.seeded.set(true);
+            let _building = grading.builds.acquire();
             self.build_seed(grading)?;
         }
         let _ = std::fs::remove_dir_all(self.stage());

@@ -35,6 +35,8 @@ pub(super) struct Grading<'a> {
     pub out: &'a Path,
     /// The run's seed of the lab parameters.
     pub seed: u64,
+    /// Held while building: one per core, whatever the number of jobs.
+    pub builds: crate::run::pool::Permits,
 }
 
 /// The generated skeleton of every task: `(task, relative path) → bytes`.
@@ -177,7 +179,10 @@ fn grade_on_desk(
         dir: src,
     };
     let draw = draw_for(lab, seed, name)?;
-    let mut staged = ctx.stage(kernel, source, selected, Start::Harness)?;
+    let mut staged = {
+        let _building = grading.builds.acquire();
+        ctx.stage(kernel, source, selected, Start::Harness)?
+    };
     if let Some(draw) = &draw {
         staged = staged.with_params(&draw.values);
     }
