@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use klab::events::{secs, Event, Reporter};
 use klab::lab::selection::select;
 use klab::run::Workspace;
 
 mod grading;
 mod measure;
+mod process;
 mod profiles;
 mod sandbox_cost;
 
@@ -35,7 +36,18 @@ pub fn run(
     lab: &str,
     profiles_only: bool,
     sandbox_only: bool,
+    edit_loop_only: bool,
 ) -> Result<()> {
+    if edit_loop_only {
+        let labs = klab::lab::manifest::discover(&ws.paths.labs)?;
+        let task = one_task(&labs).context("no lab has a task")?;
+        let median = process::check_process(ws, &task, 5)?;
+        println!(
+            "\n`cargo xtask check {task}` after an edit, the whole process (median of 5): {}",
+            secs(median)
+        );
+        return Ok(());
+    }
     if let Some(copies) = grade {
         return grading(ws, lab, copies);
     }
@@ -90,6 +102,10 @@ fn table(ws: &Workspace) -> Result<()> {
             rows.push(measure(ctx, &kernel, &lab.name, sel, path, Stage::Empty)?);
         }
     }
+    let process = match one_task(&labs) {
+        Some(task) => Some((process::check_process(ctx, &task, 5)?, task)),
+        None => None,
+    };
     let mut grading = Vec::new();
     for jobs in [klab::grade::Jobs::Count(2), klab::grade::Jobs::Auto] {
         grading.push(grade_copies(
@@ -137,6 +153,12 @@ fn table(ws: &Workspace) -> Result<()> {
             secs(total),
             r.passed,
             r.tasks
+        );
+    }
+    if let Some((median, task)) = process {
+        println!(
+            "`cargo xtask check {task}` after an edit, the whole process (median of 5): {}",
+            secs(median)
         );
     }
     for line in grading {

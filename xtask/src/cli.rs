@@ -190,6 +190,9 @@ pub enum Command {
         /// Instead: only measure what the build sandbox costs on a task build.
         #[arg(long, conflicts_with_all = ["grade", "profiles"])]
         sandbox: bool,
+        /// Instead: only time the whole `cargo xtask check` process after an edit (median of 5).
+        #[arg(long, conflicts_with_all = ["grade", "profiles", "sandbox"])]
+        edit_loop: bool,
     },
     /// Provision everything, then run the test suite (`cargo test --workspace`).
     Test,

@@ -169,7 +169,8 @@ fn run(cli: Cli) -> Result<bool> {
             lab,
             profiles,
             sandbox,
-        } => bench::run(&ws, *grade, lab, *profiles, *sandbox)?,
+            edit_loop,
+        } => bench::run(&ws, *grade, lab, *profiles, *sandbox, *edit_loop)?,
         Command::Test => return setup::test(&ws),
     }
     Ok(true)
