@@ -56,6 +56,20 @@ pub struct SubmissionGrade {
 }
 
 impl TaskGrade {
+    /// What a student reads about `verdict`: why it did not pass (nothing on a pass), then its
+    /// warnings (style findings, ignored files), one `  warning:` line each.
+    pub fn explanation_of(verdict: &crate::judge::verdict::TaskVerdict) -> String {
+        let mut explanation = if verdict.passed() {
+            String::new()
+        } else {
+            verdict.explain().trim_end().to_owned()
+        };
+        for w in &verdict.warnings {
+            explanation.push_str(&format!("\n  warning: {w}"));
+        }
+        explanation.trim_start_matches('\n').to_owned()
+    }
+
     /// `verdict` graded with `checks`; `explanation` is what the student reads, `console_log`
     /// the log's name as the page beside it links it.
     pub fn of(

@@ -192,14 +192,10 @@ fn grade_on_desk(
     let mut tasks = Vec::new();
     for (prepared, verdict) in prepared.iter().zip(&verdicts) {
         let rubric = Rubric::of_lab(lab, prepared.sel.task)?;
-        let mut explanation = verdict.explain();
-        for w in &verdict.warnings {
-            explanation.push_str(&format!("\n  warning: {w}"));
-        }
         tasks.push(TaskGrade::of(
             verdict,
             rubric.score_verdict_with(verdict, &prepared.params),
-            explanation,
+            TaskGrade::explanation_of(verdict),
             verdict.console_log.as_deref().map(saved_log_name),
         ));
         if let Some(record) = &verdict.record {

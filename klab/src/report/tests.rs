@@ -237,3 +237,20 @@ fn gradescope_tests_carry_visibility_hints_and_the_diff_in_a_fenced_block() {
     let old: SubmissionGrade = serde_json::from_value(old).unwrap();
     assert_eq!(old.tasks[0].checks[1].visibility, Visibility::Visible);
 }
+
+#[test]
+fn a_students_explanation_ends_with_the_warnings_even_on_a_pass() {
+    use crate::judge::verdict::{Outcome, TaskVerdict};
+    let mut pass = TaskVerdict::early("lab/t".into(), Outcome::Pass);
+    assert_eq!(TaskGrade::explanation_of(&pass), "");
+    pass.warnings = vec!["style: a.c:3: checkpatch: WARNING:X: y".into()];
+    assert_eq!(
+        TaskGrade::explanation_of(&pass),
+        "  warning: style: a.c:3: checkpatch: WARNING:X: y"
+    );
+    let mut missing = TaskVerdict::early("lab/t".into(), Outcome::NoSnapshot);
+    missing.warnings = pass.warnings.clone();
+    let text = TaskGrade::explanation_of(&missing);
+    assert!(text.starts_with("  no reviewed snapshot"), "{text}");
+    assert!(text.ends_with("\n  warning: style: a.c:3: checkpatch: WARNING:X: y"));
+}

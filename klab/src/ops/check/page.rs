@@ -32,11 +32,7 @@ pub fn self_check(
         }
         let rubric = Rubric::of_lab(sel.lab, sel.task)?;
         let checks = rubric.score_verdict_with(verdict, &sel.lab.manifest.params.defaults());
-        let explanation = if verdict.passed() {
-            String::new()
-        } else {
-            verdict.explain().trim_end().to_owned()
-        };
+        let explanation = TaskGrade::explanation_of(verdict);
         let log = verdict.console_log.as_deref().map(|log| relative(dir, log));
         tasks.push(TaskGrade::of(verdict, checks, explanation, log));
     }
