@@ -214,5 +214,7 @@ fn file_line(loc: &str) -> Option<(&str, u32)> {
     Some((file, line.parse().ok()?))
 }
 
+pub mod cache;
+
 #[cfg(test)]
 mod tests;

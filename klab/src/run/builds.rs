@@ -126,6 +126,26 @@ fn style_of(
     sel: &Selected,
     task: &BuiltTask,
 ) -> Vec<Finding> {
+    // Unchanged sources since the last build: the style found then still holds.
+    if task.how == crate::events::BuildHow::UpToDate {
+        if let Some(kept) = style::cache::load(&task.stage) {
+            return kept;
+        }
+    }
+    let findings = check_style(sandbox, paths, kernel, source, sel, task);
+    style::cache::save(&task.stage, &findings);
+    findings
+}
+
+/// [`style_of`] without the kept findings.
+fn check_style(
+    sandbox: &Sandbox,
+    paths: &Paths,
+    kernel: &KernelTree,
+    source: &SourceRoot,
+    sel: &Selected,
+    task: &BuiltTask,
+) -> Vec<Finding> {
     let sources: Vec<String> = sel
         .task
         .modules
