@@ -86,6 +86,19 @@ fn style_findings_are_shown_with_a_passing_verdict_at_the_students_line() {
         "{}",
         run.all()
     );
+    // Checked again with nothing changed: nothing is rebuilt, and the findings kept with the
+    // build are shown the same.
+    let again = check_skels(
+        &[],
+        dir.path(),
+        &["intro/1-2-hello", "kernel-modules-c/1-params"],
+    );
+    let style_again: Vec<&str> = again
+        .stdout
+        .lines()
+        .filter(|l| l.contains("warning: style:"))
+        .collect();
+    assert_eq!(style_again, style, "{}", again.all());
 }
 
 #[test]
