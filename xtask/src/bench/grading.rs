@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use klab::events::secs;
+use klab::events::{secs, BuildHow, Event, Recorder, StepKind};
 use klab::grade::Jobs;
 use klab::report::SubmissionGrade;
 use klab::run::Workspace;
@@ -63,20 +63,48 @@ pub fn grade_copies(
             "snapshot"
         },
     );
+    // The events are kept to tell the seed builds (once per job) from the submissions' builds.
+    let recorder = std::sync::Arc::new(Recorder::forwarding(ctx.reporter_handle()));
+    let ws = ctx.reporting_to(recorder.clone())?;
     let cpu_before = CpuTimes::now();
     let t = Instant::now();
-    let graded = klab::grade::grade(ctx, &opts);
+    let graded = klab::grade::grade(&ws, &opts);
     let wall = t.elapsed();
     let (own, host) = CpuTimes::now().busy_since(&cpu_before, wall);
     std::env::remove_var("KLAB_BOOT");
     graded?;
     let full = full_marks(&out, copies)?;
+    let (seeds, seed_secs) = recorder
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished {
+                kind: StepKind::Build,
+                what,
+                elapsed_secs,
+            } if what.contains("the skeleton") => Some(*elapsed_secs),
+            _ => None,
+        })
+        .fold((0, 0.0), |(n, s), e| (n + 1, s + e));
+    let replayed = recorder
+        .events()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::TaskBuilt {
+                    how: BuildHow::Replayed,
+                    ..
+                }
+            )
+        })
+        .count();
     let jobs = match jobs {
         Jobs::Auto => format!("auto={}", jobs.count().min(copies)),
         Jobs::Count(n) => n.to_string(),
     };
     Ok(format!(
-        "grading {copies} x {} ({:<6}, jobs {jobs:<6}): {:>7} wall, {:>5.1} submissions/min, CPU: klab {:>3.0}% of the cores (host {:>3.0}%), full marks: {full}/{copies}",
+        "grading {copies} x {} ({:<6}, jobs {jobs:<6}): {:>7} wall, {:>5.1} submissions/min, CPU: klab {:>3.0}% of the cores (host {:>3.0}%), full marks: {full}/{copies}; {seeds} seed builds ({seed_secs:.1} s summed), {replayed} task builds replayed",
         lab.name,
         path.name(),
         secs(wall),
