@@ -36,14 +36,32 @@ pub struct SourceRoot {
     pub dir: PathBuf,
 }
 
+impl BuiltTask {
+    /// The same task after its stage folder `from` was moved to `to`.
+    pub fn moved(mut self, from: &Path, to: &Path) -> BuiltTask {
+        let moved = |p: &Path| match p.strip_prefix(from) {
+            Ok(rest) => to.join(rest),
+            Err(_) => p.to_path_buf(),
+        };
+        for (_, file) in &mut self.files {
+            *file = moved(file);
+        }
+        self.stage = moved(&self.stage);
+        self
+    }
+}
+
 /// What a built task puts into the guest: `(name in the guest task folder, host file)`.
 #[derive(Debug, Clone)]
 pub struct BuiltTask {
     pub files: Vec<(String, PathBuf)>,
     /// Notes for the student that do not fail the build (ignored files, …).
     pub warnings: Vec<String>,
-    /// The staged task folder it was built in (what compiler paths and reports name).
+    /// The staged task folder its files are in.
     pub stage: PathBuf,
+    /// The folder it was built in: what compiler messages and its modules' debug info name
+    /// (the stage, unless the stage was moved after the build: `grade`'s build room).
+    pub built_at: PathBuf,
     /// What the compilers printed while building its modules (warnings: style findings).
     pub build_output: String,
     /// How its modules were made.
@@ -194,6 +212,7 @@ pub fn build_task(
     Ok(Ok(BuiltTask {
         files,
         warnings,
+        built_at: stage.clone(),
         stage,
         build_output,
         how,

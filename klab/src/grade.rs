@@ -9,6 +9,7 @@
 
 mod desk;
 pub mod results;
+mod room;
 pub mod shard;
 mod submission;
 
@@ -160,7 +161,7 @@ pub fn grade(ws: &Workspace, opts: &GradeOptions) -> Result<bool> {
         skeleton: skeleton_of(ws, lab)?,
         out: &opts.out,
         seed,
-        builds: pool::Permits::new(pool::cores()),
+        room: room::Room::new(ws)?,
     };
     let jobs = pool::width(opts.jobs.count(), submissions.len());
     ws.reporter().note(format!(

@@ -18,7 +18,6 @@ use crate::judge::rubric::{self, Rubric};
 use crate::kernel::KernelTree;
 use crate::lab::manifest::Lab;
 use crate::lab::params::{self, Draw};
-use crate::lab::selection::select;
 use crate::lab::submission::{self, Limits};
 use crate::paths::{Origin, RunLabel};
 use crate::report::{SubmissionGrade, TaskGrade};
@@ -35,8 +34,8 @@ pub(super) struct Grading<'a> {
     pub out: &'a Path,
     /// The run's seed of the lab parameters.
     pub seed: u64,
-    /// Held while building: one per core, whatever the number of jobs.
-    pub builds: crate::run::pool::Permits,
+    /// Where every submission is built, one at a time.
+    pub room: super::room::Room,
 }
 
 /// The generated skeleton of every task: `(task, relative path) → bytes`.
@@ -139,7 +138,6 @@ fn grade_on_desk(
             });
         }
     };
-    desk.stage_seed(grading)?;
     let src = work.join("src");
     let mut wanted_all = Vec::new();
     for task in &lab.manifest.tasks {
@@ -167,22 +165,16 @@ fn grade_on_desk(
         notes.push(format!("ignored (not graded): {}", ignored.join(", ")));
     }
 
-    let selected = select(
-        std::slice::from_ref(lab),
-        std::slice::from_ref(&lab.name),
-        None,
-    )?;
-    // The label names the stage, image and VM folders, all inside the private folder: no
-    // other grader, check or submission shares them.
+    // Built in the build room, then staged, imaged and run on the desk: the label names the
+    // stage, image and VM folders, all inside private folders no other grader, check or
+    // submission shares.
     let source = SourceRoot {
         label: RunLabel::new(Origin::Graded(name.to_owned())),
         dir: src,
     };
     let draw = draw_for(lab, seed, name)?;
-    let mut staged = {
-        let _building = grading.builds.acquire();
-        ctx.stage(kernel, source, selected, Start::Harness)?
-    };
+    let built = grading.room.build(grading, &work, source.label.clone())?;
+    let mut staged = ctx.stage_built(kernel, source, built, Start::Harness)?;
     if let Some(draw) = &draw {
         staged = staged.with_params(&draw.values);
     }

@@ -89,7 +89,7 @@ impl Workspace {
             self.reporter(),
             StepKind::Build,
             format!(
-                "building the skeleton of {} task(s) once per grading job",
+                "building the skeleton of {} task(s), once per grading run",
                 selected.len()
             ),
         );

@@ -58,15 +58,39 @@ impl Workspace {
         let built = self
             .build_all(kernel, &source, selected)
             .and_then(|tasks| Ok((self.copy(&source, &tasks)?, tasks)));
-        let (files, tasks) = match built {
-            Ok(built) => built,
+        match built {
+            Ok((files, tasks)) => self.staged(kernel, source, tasks, files, start, early),
             Err(e) => {
                 if let Some(early) = early {
                     early.cancel();
                 }
-                return Err(e);
+                Err(e)
             }
-        };
+        }
+    }
+
+    /// [`Workspace::stage`] for tasks built elsewhere (`grade`'s build room): their guest
+    /// image written here, and how their VMs start.
+    pub fn stage_built<'a>(
+        &self,
+        kernel: &KernelTree,
+        source: SourceRoot,
+        tasks: Vec<Prepared<'a>>,
+        start: Start,
+    ) -> Result<Staged<'a>> {
+        let files = self.copy(&source, &tasks)?;
+        self.staged(kernel, source, tasks, files, start, None)
+    }
+
+    fn staged<'a>(
+        &self,
+        kernel: &KernelTree,
+        source: SourceRoot,
+        tasks: Vec<Prepared<'a>>,
+        files: GuestFiles,
+        start: Start,
+        early: Option<Early>,
+    ) -> Result<Staged<'a>> {
         let launch = match start {
             Start::Booted => self.boot_only(kernel, &files),
             Start::Harness | Start::Overlapped => self.launch(kernel, &files),

@@ -38,43 +38,6 @@ where
     results.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A counting semaphore: at most `n` holders at once. Grading jobs hold one while they build
-/// (CPU-bound), not while their VMs run (mostly waiting), so that with more jobs than cores
-/// the builds do not slow each other and a job's build overlaps another's VM.
-pub struct Permits {
-    free: Mutex<usize>,
-    freed: std::sync::Condvar,
-}
-
-/// One permit, given back when dropped.
-pub struct Permit<'a>(&'a Permits);
-
-impl Permits {
-    pub fn new(n: usize) -> Permits {
-        Permits {
-            free: Mutex::new(n.max(1)),
-            freed: std::sync::Condvar::new(),
-        }
-    }
-
-    /// Waits for a free permit.
-    pub fn acquire(&self) -> Permit<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
-        }
-        *free -= 1;
-        Permit(self)
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.0.freed.notify_one();
-    }
-}
-
 /// How many threads for `items` items: at most `jobs` (and at least one).
 pub fn width(jobs: usize, items: usize) -> usize {
     jobs.max(1).min(items.max(1))
@@ -117,27 +80,6 @@ fn mem_available(meminfo: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn no_more_than_n_hold_a_permit_at_once() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let permits = Permits::new(2);
-        let (held, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
-        let items: Vec<u32> = (0..12).collect();
-        run(
-            vec![(); 5],
-            &items,
-            || false,
-            |_, _, _| {
-                let _permit = permits.acquire();
-                let now = held.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                std::thread::sleep(std::time::Duration::from_millis(5));
-                held.fetch_sub(1, Ordering::SeqCst);
-            },
-        );
-        assert_eq!(most.load(Ordering::SeqCst), 2);
-    }
 
     #[test]
     fn auto_jobs_are_two_per_core_within_memory() {

@@ -186,10 +186,10 @@ pub fn run_tasks(
             );
             // A Rust panic names the file rustc compiled: the student's, in the stage.
             for line in &mut fault.excerpt {
-                *line = crate::build::kbuild::rewrite_paths(line, &built.stage, &shown);
+                *line = crate::build::kbuild::rewrite_paths(line, &built.built_at, &shown);
             }
             if let Some(mut resolver) =
-                crate::build::symbols::Resolver::new(sandbox, &built.files, &built.stage, shown)
+                crate::build::symbols::Resolver::new(sandbox, &built.files, &built.built_at, shown)
             {
                 crate::judge::symbolize::annotate(&mut fault.excerpt, |f| resolver.place(f));
             }

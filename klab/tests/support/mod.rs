@@ -150,6 +150,7 @@ impl Rig {
                     files: vec![],
                     warnings: vec![],
                     stage: stage.clone(),
+                    built_at: stage.clone(),
                     build_output: String::new(),
                     how: klab::events::BuildHow::Programs,
                 };

@@ -1,0 +1,193 @@
+//! The build room: where every submission of a grading run is built, one at a time (its
+//! tasks in parallel), so that the builds take the cores while the jobs' VMs, which mostly
+//! wait, run beside them; and where the run's one seed build lives.
+//!
+//! On first use the room builds the lab's generated skeleton (instructor code) and keeps that
+//! stage as its seed. Each submission is then built from a copy of the seed at the same paths:
+//! kbuild's recorded commands stand, so only the files the student changed are compiled
+//! (`build::replay`), and what a student did not touch (the skeleton's other files, the test
+//! programs) is not built again. The seed holds only the skeleton's objects, never another
+//! submission's nor the reference solution's; a skeleton that does not build leaves its task
+//! without a seed (its submissions get a full kbuild run).
+//!
+//! A build moves the submission's sources in from its job's desk and moves them back with the
+//! built stage: nothing of one submission stays in the room for the next.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+
+use super::submission::Grading;
+use crate::atomic_file;
+use crate::build::SourceRoot;
+use crate::lab::selection::{select, Selected};
+use crate::paths::{Origin, RunLabel};
+use crate::run::tasks::Prepared;
+use crate::run::Workspace;
+
+/// The build room of a grading run.
+pub(super) struct Room {
+    dir: tempfile::TempDir,
+    /// Held while building.
+    inside: Mutex<Inside>,
+}
+
+/// What a build in the room uses.
+struct Inside {
+    /// The room's workspace: stages in the room's folder.
+    ws: Workspace,
+    /// Whether the seed was built (or tried).
+    seeded: bool,
+}
+
+const SEED: &str = "seed";
+
+impl Room {
+    /// A new room: a private (0700) folder outside the repository.
+    pub fn new(ws: &Workspace) -> Result<Room> {
+        let dir = private_folder()?;
+        let ws = ws.working_in(dir.path())?;
+        Ok(Room {
+            dir,
+            inside: Mutex::new(Inside { ws, seeded: false }),
+        })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Builds the submission whose sources are in `desk/src` (moved back there after), for
+    /// `label`: its built stage ends in `desk/stage`, and the tasks say so.
+    pub fn build<'a>(
+        &self,
+        grading: &Grading<'a>,
+        desk: &Path,
+        label: RunLabel,
+    ) -> Result<Vec<Prepared<'a>>> {
+        let mut inside = self.inside.lock().unwrap_or_else(|e| e.into_inner());
+        if !inside.seeded {
+            inside.seeded = true;
+            self.build_seed(&inside.ws, grading)?;
+        }
+        let ws = &inside.ws;
+        let (src, stage) = (self.path().join("src"), self.path().join("stage"));
+        for leftover in [&src, &stage] {
+            let _ = std::fs::remove_dir_all(leftover);
+        }
+        let seed = self.path().join(SEED);
+        if seed.is_dir() {
+            copy_tree(&seed, &stage).context("copying the seed build into the build room")?;
+        }
+        std::fs::rename(desk.join("src"), &src).context("moving the sources to the build room")?;
+        let source = SourceRoot {
+            label,
+            dir: src.clone(),
+        };
+        let built = ws.build_all(grading.kernel, &source, lab_tasks(grading)?);
+        // Back to the desk, built or not: the room keeps nothing of a submission.
+        std::fs::rename(&src, desk.join("src")).context("moving the sources back")?;
+        if stage.is_dir() {
+            std::fs::rename(&stage, desk.join("stage")).context("moving the built stage")?;
+        }
+        let moved_to = desk.join("stage");
+        Ok(built?
+            .into_iter()
+            .map(|mut task| {
+                task.built = task.built.map(|b| b.moved(&stage, &moved_to));
+                task
+            })
+            .collect())
+    }
+
+    /// Builds the skeleton in the room's stage and keeps the stage as the seed.
+    fn build_seed(&self, ws: &Workspace, grading: &Grading) -> Result<()> {
+        let lab = grading.lab;
+        let src = self.path().join("src");
+        for ((task, rel), bytes) in &grading.skeleton {
+            atomic_file::write(&src.join(&lab.name).join(task).join(rel), bytes)?;
+        }
+        let source = SourceRoot {
+            label: RunLabel::new(Origin::Graded("skeleton".into())),
+            dir: src.clone(),
+        };
+        let unbuilt = ws.build_seed(grading.kernel, &source, lab_tasks(grading)?)?;
+        if !unbuilt.is_empty() {
+            ws.reporter().note(format!(
+                "the skeleton of {} does not build: its submissions get a full kbuild run",
+                unbuilt.join(", ")
+            ));
+        }
+        let stage = self.path().join("stage");
+        if stage.is_dir() {
+            std::fs::rename(&stage, self.path().join(SEED)).context("keeping the seed build")?;
+        }
+        let _ = std::fs::remove_dir_all(&src);
+        Ok(())
+    }
+}
+
+/// Every task of the graded lab.
+fn lab_tasks<'a>(grading: &Grading<'a>) -> Result<Vec<Selected<'a>>> {
+    select(
+        std::slice::from_ref(grading.lab),
+        std::slice::from_ref(&grading.lab.name),
+        None,
+    )
+}
+
+/// A private (0700) temporary folder outside the repository.
+pub(super) fn private_folder() -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("klab-grade-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .context("making a private folder to grade in")
+}
+
+/// Copies the folder `from` to `to`, keeping each file's modification time (a test
+/// program's binary is up to date when it is newer than its sources).
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in walkdir::WalkDir::new(from).follow_links(false) {
+        let entry = entry?;
+        let dest: PathBuf = to.join(entry.path().strip_prefix(from)?);
+        let kind = entry.file_type();
+        if kind.is_dir() {
+            std::fs::create_dir_all(&dest)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &dest)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+            let modified = entry.metadata()?.modified()?;
+            std::fs::File::options()
+                .write(true)
+                .open(&dest)?
+                .set_modified(modified)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copied_tree_keeps_contents_and_modification_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("a");
+        std::fs::create_dir_all(from.join("sub")).unwrap();
+        std::fs::write(from.join("sub/x.c"), "int x;").unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(from.join("sub/x.c"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        copy_tree(&from, &dir.path().join("b")).unwrap();
+        let copied = dir.path().join("b/sub/x.c");
+        assert_eq!(std::fs::read_to_string(&copied).unwrap(), "int x;");
+        assert_eq!(std::fs::metadata(&copied).unwrap().modified().unwrap(), old);
+    }
+}
