@@ -158,8 +158,8 @@ pub enum Command {
         /// Where results go (a folder per submission, scores.csv).
         #[arg(long, default_value = "target/klab/grades")]
         out: PathBuf,
-        /// Submissions graded at once, each with its own build and VMs: a number, or `auto`
-        /// (two per core, as memory allows: a VM mostly waits while another job builds).
+        /// Submissions graded at once, each with its own VMs (builds take turns): a number, or
+        /// `auto` (four per core, as memory allows: a job's VM mostly waits).
         #[arg(long, default_value = "auto")]
         jobs: klab::grade::Jobs,
         /// Grade only shard I of N (also read from CI_NODE_INDEX/CI_NODE_TOTAL or JOB_COMPLETION_INDEX).
