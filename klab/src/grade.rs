@@ -113,8 +113,8 @@ fn named(submissions: &[PathBuf]) -> Vec<(PathBuf, String)> {
     submissions.iter().cloned().zip(names).collect()
 }
 
-/// Grades the submissions; `Ok(false)` when the run was interrupted (partial results are
-/// written and marked incomplete).
+/// Grades the submissions; `Ok(false)` when the run was interrupted or a submission could not
+/// be graded (its results are written and marked incomplete).
 pub fn grade(ws: &Workspace, opts: &GradeOptions) -> Result<bool> {
     let lab = ws.lab(&opts.lab)?;
     if opts.submissions.is_empty() {
@@ -177,10 +177,18 @@ pub fn grade(ws: &Workspace, opts: &GradeOptions) -> Result<bool> {
         &submissions,
         interrupt::requested,
         |desk, _, (path, name)| -> Result<SubmissionGrade> {
-            let mut grade = grade_one(desk, &grading, path, name)
-                .with_context(|| format!("grading {}", path.display()))?;
+            let mut grade = match grade_one(desk, &grading, path, name) {
+                Ok(grade) => grade,
+                // The grader's own failure (a folder it could not write, an interrupted
+                // build): this submission is listed as not graded, the others go on.
+                Err(e) => {
+                    let why = format!("the grader failed on {}: {e:#}", path.display());
+                    desk.ws.reporter().warning(why.clone());
+                    not_graded(lab, name, &why)
+                }
+            };
             // A VM killed by Ctrl-C makes a verdict that says nothing about the student.
-            grade.incomplete = interrupt::requested();
+            grade.incomplete |= interrupt::requested();
             write_results(&opts.out, &grade)?;
             report_graded(desk.ws.reporter(), &grade);
             Ok(grade)
@@ -192,19 +200,7 @@ pub fn grade(ws: &Workspace, opts: &GradeOptions) -> Result<bool> {
             Some(grade) => grades.push(grade?),
             None => {
                 // Never started (interrupted): listed, with nothing scored, marked incomplete.
-                let grade = SubmissionGrade {
-                    name: name.clone(),
-                    lab: lab.name.clone(),
-                    tasks: zero_grade(
-                        lab,
-                        "NOT GRADED",
-                        "grading was interrupted before this submission",
-                    ),
-                    notes: vec!["not graded: the run was interrupted".into()],
-                    execution_time: Duration::ZERO,
-                    incomplete: true,
-                    params: None,
-                };
+                let grade = not_graded(lab, name, "grading was interrupted before this submission");
                 write_results(&opts.out, &grade)?;
                 grades.push(grade);
             }
@@ -225,7 +221,28 @@ pub fn grade(ws: &Workspace, opts: &GradeOptions) -> Result<bool> {
         ));
         return Ok(false);
     }
+    let failed = grades.iter().filter(|g| g.incomplete).count();
+    if failed > 0 {
+        ws.reporter().warning(format!(
+            "{failed} submission(s) could not be graded (marked incomplete in {}): see the warnings above, then grade them again",
+            opts.out.display()
+        ));
+        return Ok(false);
+    }
     Ok(true)
+}
+
+/// A submission listed with nothing scored, marked incomplete, saying why.
+fn not_graded(lab: &crate::lab::manifest::Lab, name: &str, why: &str) -> SubmissionGrade {
+    SubmissionGrade {
+        name: name.to_owned(),
+        lab: lab.name.clone(),
+        tasks: zero_grade(lab, "NOT GRADED", why),
+        notes: vec![format!("not graded: {why}")],
+        execution_time: Duration::ZERO,
+        incomplete: true,
+        params: None,
+    }
 }
 
 fn report_graded(reporter: &dyn Reporter, grade: &SubmissionGrade) {

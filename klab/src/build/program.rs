@@ -31,7 +31,7 @@ pub(super) fn build_program(
             )));
         }
     }
-    let binary = stage.join(format!("{}.bin", program.name));
+    let binary = stage.join(format!("{}.klab-program", program.name));
     // The stage rewrites a file only when it changed: a binary newer than every source and
     // every header in its include folders is already built.
     let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();

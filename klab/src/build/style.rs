@@ -25,6 +25,13 @@ pub struct Finding {
     pub message: String,
 }
 
+impl Finding {
+    /// Whether this says a tool did not run to its end, rather than what it found.
+    pub fn is_tool_failure(&self) -> bool {
+        self.file.is_empty()
+    }
+}
+
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
@@ -68,7 +75,10 @@ pub fn check_sources(
             readable: readable.clone(),
         };
         match sandbox.run(&job, &Limits::tool()) {
-            Ok(done) => out.extend(parse_checkpatch(&done.output, stage, shown)),
+            Ok(done) => {
+                out.extend(parse_checkpatch(&done.output, stage, shown));
+                out.extend(stopped("checkpatch", &done));
+            }
             Err(e) => out.push(unavailable("checkpatch", &e)),
         }
     }
@@ -88,7 +98,10 @@ pub fn check_sources(
             readable,
         };
         match sandbox.run(&job, &Limits::tool()) {
-            Ok(done) => out.extend(parse_rustfmt(&done.output, stage, shown)),
+            Ok(done) => {
+                out.extend(parse_rustfmt(&done.output, stage, shown));
+                out.extend(stopped("rustfmt", &done));
+            }
             Err(e) => out.push(unavailable("rustfmt", &e)),
         }
     }
@@ -96,6 +109,17 @@ pub fn check_sources(
     out
 }
 
+/// A tool stopped by one of the sandbox's limits: its findings are partial.
+fn stopped(tool: &'static str, done: &crate::build::sandbox::Finished) -> Option<Finding> {
+    done.limit.map(|limit| {
+        unavailable(
+            tool,
+            &anyhow::anyhow!("stopped by the sandbox's {limit:?} limit"),
+        )
+    })
+}
+
+/// A tool that could not run, or did not run to its end: a finding without a file.
 fn unavailable(tool: &'static str, e: &anyhow::Error) -> Finding {
     Finding {
         file: String::new(),

@@ -66,15 +66,23 @@ impl Room {
         desk: &Path,
         label: RunLabel,
     ) -> Result<Vec<Prepared<'a>>> {
+        // A panic in an earlier build leaves nothing this one relies on: the room is emptied
+        // below, and the seed is only ever read.
         let mut inside = self.inside.lock().unwrap_or_else(|e| e.into_inner());
+        if crate::run::interrupt::requested() {
+            anyhow::bail!("grading was interrupted before this submission was built");
+        }
         if !inside.seeded {
             inside.seeded = true;
-            self.build_seed(&inside.ws, grading)?;
+            self.build_seed(&inside.ws, grading);
         }
         let ws = &inside.ws;
         let (src, stage) = (self.path().join("src"), self.path().join("stage"));
         for leftover in [&src, &stage] {
-            let _ = std::fs::remove_dir_all(leftover);
+            if leftover.exists() {
+                std::fs::remove_dir_all(leftover)
+                    .with_context(|| format!("emptying the build room ({})", leftover.display()))?;
+            }
         }
         let seed = self.path().join(SEED);
         if seed.is_dir() {
@@ -101,8 +109,19 @@ impl Room {
             .collect())
     }
 
-    /// Builds the skeleton in the room's stage and keeps the stage as the seed.
-    fn build_seed(&self, ws: &Workspace, grading: &Grading) -> Result<()> {
+    /// Builds the skeleton in the room's stage and keeps the stage as the seed. A seed that
+    /// cannot be made is a note: submissions then get a full kbuild run each.
+    fn build_seed(&self, ws: &Workspace, grading: &Grading) {
+        if let Err(e) = self.try_build_seed(ws, grading) {
+            let _ = std::fs::remove_dir_all(self.path().join(SEED));
+            ws.reporter().warning(format!(
+                "the skeleton's build (what submissions are rebuilt from) failed, so every \
+                 submission gets a full kbuild run: {e:#}"
+            ));
+        }
+    }
+
+    fn try_build_seed(&self, ws: &Workspace, grading: &Grading) -> Result<()> {
         let lab = grading.lab;
         let src = self.path().join("src");
         for ((task, rel), bytes) in &grading.skeleton {

@@ -30,6 +30,8 @@ pub fn guest_tools(sh: &Shell, paths: &Paths) -> Result<Vec<(String, PathBuf)>> 
         ("bin/ftpd".to_owned(), release.join("ftpd")),
     ];
     if !up_to_date(paths, &tools) {
+        // Marked built as of the start: an edit made while cargo runs is seen next time.
+        let started = std::time::SystemTime::now();
         let _dir = sh.push_dir(&paths.root);
         cmd!(
             sh,
@@ -39,12 +41,11 @@ pub fn guest_tools(sh: &Shell, paths: &Paths) -> Result<Vec<(String, PathBuf)>> 
         .context("building the guest tools (guest-tools/nc, guest-tools/ftpd) for musl")?;
         // cargo leaves a binary it did not need to rebuild as it was: marked built now, so
         // that the next check needs no cargo at all.
-        let now = std::time::SystemTime::now();
         for (_, tool) in &tools {
             std::fs::File::options()
                 .write(true)
                 .open(tool)
-                .and_then(|f| f.set_modified(now))
+                .and_then(|f| f.set_modified(started))
                 .with_context(|| format!("marking {} up to date", tool.display()))?;
         }
     }

@@ -29,8 +29,9 @@ pub struct RunLabel {
     /// What the run is called in messages.
     name: String,
     /// The folder name of its files: the name, except for a graded submission, whose files
-    /// are always in the same folders of its grader's private desk (`grade::desk`), so that
-    /// its build replays the desk's seed build, recorded at the same paths.
+    /// are always in the same folders (of the run's build room, `grade::room`, then of its
+    /// job's desk), so that its build replays the room's seed build, recorded at the same
+    /// paths.
     folder: String,
 }
 

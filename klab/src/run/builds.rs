@@ -77,7 +77,7 @@ impl Workspace {
 
 impl Workspace {
     /// Builds every selected task as `build_all` does, without the style step and without
-    /// reporting build failures: a grader's seed build of the skeleton (`grade::desk`).
+    /// reporting build failures: a grading run's seed build of the skeleton (`grade::room`).
     /// Returns the ids of the tasks that did not build.
     pub fn build_seed(
         &self,

@@ -166,3 +166,31 @@ fn a_composite_linked_from_its_mod_file_list_is_relinked() {
     assert_eq!(steps.compile.len(), 2, "{:?}", steps.compile);
     assert!(steps.compile[1].starts_with("ld.lld -r"));
 }
+
+#[test]
+fn every_file_but_what_kbuild_and_klab_write_is_an_input() {
+    for input in [
+        "hello.rs",
+        "a.c",
+        "a.h",
+        "Kbuild",
+        "entry.S",
+        "table.bin",
+        ".secret.h",
+    ] {
+        assert!(is_input(Path::new(input)), "{input}");
+    }
+    for output in [
+        "hello.o",
+        "hello.ko",
+        "hello.mod",
+        "hello.mod.c",
+        ".hello.o.cmd",
+        "modules.order",
+        "Module.symvers",
+        "test.klab-program",
+        ".klab-built",
+    ] {
+        assert!(!is_input(Path::new(output)), "{output}");
+    }
+}

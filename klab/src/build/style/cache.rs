@@ -2,9 +2,10 @@
 //! sources did not change since its last build (`BuildHow::UpToDate`) does not run checkpatch
 //! (a quarter of a second of CPU per C file) and rustfmt again.
 //!
-//! The kept findings are those of the build recorded in `.klab-built` at the time (its bytes'
-//! hash is kept with them): a record that changed since, or a file that cannot be read, means
-//! the style is checked again.
+//! The kept findings are those of the build recorded in `.klab-built` at the time, by this
+//! klab (the record's bytes and the running program are hashed into the key): a record that
+//! changed since, another klab, or a file that cannot be read means the style is checked
+//! again. Findings of a tool that did not run to its end are never kept.
 
 use std::path::Path;
 
@@ -22,7 +23,13 @@ struct Kept {
 }
 
 fn record_hash(stage: &Path) -> Option<u64> {
-    let bytes = std::fs::read(stage.join(RECORD)).ok()?;
+    let mut bytes = std::fs::read(stage.join(RECORD)).ok()?;
+    // Another klab may check style differently (its filters, its tools' flags).
+    let program = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| (m.len(), m.modified().ok()))
+        .ok();
+    bytes.extend(format!("{program:?}").bytes());
     Some(xxhash_rust::xxh3::xxh3_64(&bytes))
 }
 
@@ -54,6 +61,10 @@ pub fn save(stage: &Path, findings: &[Finding]) {
     let Some(record) = record_hash(stage) else {
         return;
     };
+    if findings.iter().any(Finding::is_tool_failure) {
+        let _ = std::fs::remove_file(stage.join(KEPT));
+        return;
+    }
     let kept = Kept {
         record,
         findings: findings
@@ -87,6 +98,18 @@ mod tests {
         assert_eq!(load(stage), Some(vec![finding.clone()]));
         save(stage, &[]);
         assert_eq!(load(stage), Some(vec![]), "no findings is a result too");
+        let failed = Finding {
+            file: String::new(),
+            line: None,
+            tool: "rustfmt",
+            message: "could not run".into(),
+        };
+        save(stage, &[failed]);
+        assert_eq!(
+            load(stage),
+            None,
+            "a tool that failed: checked again next time"
+        );
         std::fs::write(stage.join(RECORD), "build two").unwrap();
         assert_eq!(load(stage), None, "another build: checked again");
     }
