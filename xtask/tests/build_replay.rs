@@ -89,6 +89,18 @@ fn a_replayed_rebuild_makes_the_module_kbuild_makes() {
         "the edited object is linked in"
     );
 
+    // A second edit in a row is replayed too: what a replay leaves in the stage (the
+    // compilers' dependency files) is not taken for a new input.
+    replace_in(
+        &rust.join("hello.rs"),
+        "Hello from a replayed Rust module!",
+        "Hello from a twice replayed Rust module!",
+    );
+    build(&skels, &sel[..1]);
+    assert!(replayed(&stages[0].0), "the second edit is replayed");
+    made[0] = std::fs::read(stages[0].0.join(&stages[0].1)).unwrap();
+    assert!(String::from_utf8_lossy(&made[0]).contains("Hello from a twice replayed Rust module!"));
+
     // The same sources through kbuild.
     for (stage, _) in &stages {
         std::fs::remove_file(stage.join(".klab-built")).unwrap();

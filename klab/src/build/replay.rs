@@ -44,6 +44,8 @@ pub enum Plan {
 
 /// Whether a stage file is an input of the build: anything but what kbuild and klab write
 /// there (objects, modules, kbuild's `.cmd`/`.mod`/`.mod.c`/`modules.order`/`Module.symvers`,
+/// the compilers' `.d` dependency files, which a replay leaves where kbuild's fixdep would
+/// have folded them into the `.cmd`,
 /// test program binaries `X.klab-program`, klab's own `.klab-*` records). A student file of any other kind
 /// (`include_bytes!` data, an assembler source) counts: changed, it is replayed when an
 /// object depends on it and is a kbuild run otherwise.
@@ -58,6 +60,7 @@ fn is_input(path: &Path) -> bool {
         ".mod",
         ".mod.c",
         ".cmd",
+        ".d",
         ".klab-program",
         ".order",
         ".symvers",

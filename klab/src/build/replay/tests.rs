@@ -186,6 +186,7 @@ fn every_file_but_what_kbuild_and_klab_write_is_an_input() {
         "hello.mod",
         "hello.mod.c",
         ".hello.o.cmd",
+        ".hello.o.d",
         "modules.order",
         "Module.symvers",
         "test.klab-program",
