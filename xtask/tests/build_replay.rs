@@ -98,7 +98,7 @@ fn a_replayed_rebuild_makes_the_module_kbuild_makes() {
     );
     build(&skels, &sel[..1]);
     assert!(replayed(&stages[0].0), "the second edit is replayed");
-    made[0] = std::fs::read(stages[0].0.join(&stages[0].1)).unwrap();
+    made[0] = std::fs::read(stages[0].0.join(stages[0].1)).unwrap();
     assert!(String::from_utf8_lossy(&made[0]).contains("Hello from a twice replayed Rust module!"));
 
     // The same sources through kbuild.
