@@ -201,7 +201,8 @@ pub enum KernelAction {
     Info,
     /// Remove every cached kernel.
     Clean,
-    /// Boot with KUnit on and report the kernel's Rust doctests (KTAP on the console).
+    /// Boot the debug kernel (the profile with KUnit) with KUnit on and report the kernel's
+    /// Rust doctests (KTAP on the console). Builds that kernel first if need be.
     Doctests,
     /// Write the built lab kernel (what module builds need, and the bzImage) to a .tar.gz.
     Export {
@@ -231,5 +232,24 @@ impl Command {
                     action: KernelAction::Info | KernelAction::Clean
                 }
         ) && !matches!(self, Command::Grade { merge, .. } if !merge.is_empty())
+    }
+
+    /// The kernel profile whose VMs the command boots (`profile`: the one it was given), if
+    /// it boots any; `setup` and `test` count (they provision for the commands that do).
+    pub fn boots(&self, profile: profile::Profile) -> Option<profile::Profile> {
+        match self {
+            Command::Kernel {
+                action: KernelAction::Doctests,
+            } => Some(profile::Profile::DOCTESTS),
+            Command::Grade { merge, .. } if !merge.is_empty() => None,
+            Command::Setup
+            | Command::Boot { .. }
+            | Command::Check { .. }
+            | Command::Stress { .. }
+            | Command::Bless { .. }
+            | Command::Grade { .. }
+            | Command::Test => Some(profile),
+            _ => None,
+        }
     }
 }

@@ -48,6 +48,9 @@ fn run(cli: Cli) -> Result<bool> {
     if cli.command.needs_tools() {
         setup::ensure_tools(&ws)?;
     }
+    if let Some(profile) = cli.command.boots(ws.profile) {
+        setup::kernel_beside_guest_tools(&ws, profile)?;
+    }
     match &cli.command {
         Command::Setup => setup::run(&ws)?,
         Command::Kernel { action } => match action {

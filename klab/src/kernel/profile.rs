@@ -1,6 +1,7 @@
 //! Kernel profiles: `lean` (fast, the default) and `debug` (the kernel's own checkers: KASAN,
-//! lockdep, atomic-sleep checks, kmemleak, debug objects). Chosen with `--kernel-profile`,
-//! `KLAB_KERNEL_PROFILE`, or pinned for a course in `klab.toml`.
+//! lockdep, atomic-sleep checks, kmemleak, debug objects; and KUnit with the Rust doctests,
+//! which `kernel doctests` boots). Chosen with `--kernel-profile`, `KLAB_KERNEL_PROFILE`, or
+//! pinned for a course in `klab.toml`.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,8 @@ pub enum Profile {
     /// tinyconfig + `kernel/lean.config`: boots in about a second under TCG.
     #[default]
     Lean,
-    /// `lean` + `kernel/debug.config`: memory and locking bugs become verdicts.
+    /// `lean` + `kernel/kunit.config` + `kernel/debug.config`: memory and locking bugs become
+    /// verdicts; the kernel crate's doctests are built in (`kernel doctests`).
     Debug,
 }
 
@@ -32,7 +34,7 @@ impl Profile {
     pub fn fragment_names(self) -> &'static [&'static str] {
         match self {
             Profile::Lean => &["lean.config"],
-            Profile::Debug => &["lean.config", "debug.config"],
+            Profile::Debug => &["lean.config", "kunit.config", "debug.config"],
         }
     }
 
@@ -47,6 +49,11 @@ impl Profile {
             Profile::Debug => 1420,
         }
     }
+
+    /// The profile whose kernel has KUnit and the Rust doctests (`kernel/kunit.config`): the
+    /// one `kernel doctests` boots. Not `lean`: they are a long part of its build, and no lab
+    /// needs them.
+    pub const DOCTESTS: Profile = Profile::Debug;
 
     /// Whether the kernel has kmemleak, so the harness scans for leaks after each task.
     pub fn kmemleak(self) -> bool {
