@@ -253,3 +253,33 @@ impl Command {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use profile::Profile;
+
+    fn command(args: &[&str]) -> Command {
+        let mut argv = vec!["xtask"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("valid arguments").command
+    }
+
+    #[test]
+    fn doctests_boot_the_profile_with_kunit_whatever_the_profile_given() {
+        assert_eq!(
+            command(&["kernel", "doctests"]).boots(Profile::Lean),
+            Some(Profile::DOCTESTS)
+        );
+        assert_eq!(
+            command(&["check", "--solution"]).boots(Profile::Lean),
+            Some(Profile::Lean)
+        );
+        assert_eq!(
+            command(&["check"]).boots(Profile::Debug),
+            Some(Profile::Debug)
+        );
+        assert_eq!(command(&["kernel", "build"]).boots(Profile::Lean), None);
+        assert_eq!(command(&["skels"]).boots(Profile::Lean), None);
+    }
+}
