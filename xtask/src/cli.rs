@@ -206,7 +206,8 @@ pub enum KernelAction {
     Info,
     /// Remove every cached kernel.
     Clean,
-    /// Boot with KUnit on and report the kernel's Rust doctests (KTAP on the console).
+    /// Boot the debug kernel (the profile with KUnit) with KUnit on and report the kernel's
+    /// Rust doctests (KTAP on the console). Builds that kernel first if need be.
     Doctests,
     /// Write the built lab kernel (what module builds need, and the bzImage) to a .tar.gz.
     Export {
@@ -236,5 +237,54 @@ impl Command {
                     action: KernelAction::Info | KernelAction::Clean
                 }
         ) && !matches!(self, Command::Grade { merge, .. } if !merge.is_empty())
+    }
+
+    /// The kernel profile whose VMs the command boots (`profile`: the one it was given), if
+    /// it boots any; `setup` and `test` count (they provision for the commands that do).
+    pub fn boots(&self, profile: profile::Profile) -> Option<profile::Profile> {
+        match self {
+            Command::Kernel {
+                action: KernelAction::Doctests,
+            } => Some(profile::Profile::DOCTESTS),
+            Command::Grade { merge, .. } if !merge.is_empty() => None,
+            Command::Setup
+            | Command::Boot { .. }
+            | Command::Check { .. }
+            | Command::Stress { .. }
+            | Command::Bless { .. }
+            | Command::Grade { .. }
+            | Command::Test => Some(profile),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use profile::Profile;
+
+    fn command(args: &[&str]) -> Command {
+        let mut argv = vec!["xtask"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("valid arguments").command
+    }
+
+    #[test]
+    fn doctests_boot_the_profile_with_kunit_whatever_the_profile_given() {
+        assert_eq!(
+            command(&["kernel", "doctests"]).boots(Profile::Lean),
+            Some(Profile::DOCTESTS)
+        );
+        assert_eq!(
+            command(&["check", "--solution"]).boots(Profile::Lean),
+            Some(Profile::Lean)
+        );
+        assert_eq!(
+            command(&["check"]).boots(Profile::Debug),
+            Some(Profile::Debug)
+        );
+        assert_eq!(command(&["kernel", "build"]).boots(Profile::Lean), None);
+        assert_eq!(command(&["skels"]).boots(Profile::Lean), None);
     }
 }

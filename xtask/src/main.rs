@@ -54,6 +54,9 @@ fn run(cli: Cli) -> Result<bool> {
         setup::ensure_tools(&ws)?;
         tools_stamp::record(&ws.paths.out, &ws.spec.bindgen);
     }
+    if let Some(profile) = cli.command.boots(ws.profile) {
+        setup::kernel_beside_guest_tools(&ws, profile)?;
+    }
     match &cli.command {
         Command::Setup => setup::run(&ws)?,
         Command::Kernel { action } => match action {

@@ -6,13 +6,15 @@
 //! machine need not have them.
 
 use std::path::Path;
+use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use klab::events::{Reporter, Step, StepKind};
+use klab::guest::rootfs;
 use klab::host::{find_program, is_root, run_on_stderr, MUSL_TARGET};
-use klab::kernel::profile::Profile;
+use klab::kernel::{self, profile::Profile};
 use klab::run::Workspace;
 use klab::vm::accel;
 
@@ -82,6 +84,13 @@ pub fn ensure_packages(
     reporter: &dyn Reporter,
     wanted: &[(&'static str, &str)],
 ) -> Result<()> {
+    let missing = packages_to_install(sh, wanted)?;
+    install_packages(sh, reporter, &missing)
+}
+
+/// The Debian packages of `wanted` to install; an error naming what is missing when they
+/// cannot be installed here (not Debian, or not root). Quick: it installs nothing.
+fn packages_to_install(sh: &Shell, wanted: &[(&'static str, &str)]) -> Result<Vec<&'static str>> {
     let debian = Path::new("/etc/debian_version").exists() && on_path("dpkg-query");
     if !debian {
         let missing: Vec<String> = wanted
@@ -90,7 +99,7 @@ pub fn ensure_packages(
             .map(|(pkg, probe)| format!("{probe} (Debian package {pkg})"))
             .collect();
         if missing.is_empty() {
-            return Ok(());
+            return Ok(vec![]);
         }
         bail!(
             "this is not a Debian host, and these tools are missing:\n  {}\ninstall them with your package manager, then run the command again",
@@ -98,14 +107,19 @@ pub fn ensure_packages(
         );
     }
     let missing = missing_debian_packages(sh, wanted)?;
-    if missing.is_empty() {
-        return Ok(());
-    }
-    if !is_root() {
+    if !missing.is_empty() && !is_root() {
         bail!(
             "missing Debian packages: {m}\nrun: sudo apt-get update && sudo apt-get install -y {m}",
             m = missing.join(" ")
         );
+    }
+    Ok(missing)
+}
+
+/// `apt-get install`s `missing` (none: nothing to do).
+fn install_packages(sh: &Shell, reporter: &dyn Reporter, missing: &[&str]) -> Result<()> {
+    if missing.is_empty() {
+        return Ok(());
     }
     let step = Step::start(
         reporter,
@@ -178,10 +192,68 @@ pub fn ensure_rust_pieces(
     Ok(())
 }
 
-/// Everything but the kernel.
+/// Everything but the kernel. The Debian packages and the Rust pieces are installed at once:
+/// `cargo install bindgen-cli` needs none of the packages (bindgen-cli loads libclang at run
+/// time, and cargo links with the `cc` that linked xtask), and on a fresh machine it is the
+/// longer of the two.
 pub fn ensure_tools(ws: &Workspace) -> Result<()> {
-    ensure_packages(&ws.sh, ws.reporter(), PACKAGES)?;
-    ensure_rust_pieces(&ws.sh, ws.reporter(), &ws.spec.bindgen)
+    let reporter = ws.reporter();
+    // Checked first: a host that cannot install them says so before anything is built.
+    let missing = packages_to_install(&ws.sh, PACKAGES)?;
+    let (cwd, bindgen) = (ws.sh.current_dir(), ws.spec.bindgen.as_str());
+    std::thread::scope(|scope| {
+        let rust = scope.spawn(move || {
+            let sh = Shell::new()?;
+            sh.change_dir(cwd);
+            ensure_rust_pieces(&sh, reporter, bindgen)
+        });
+        let packages = install_packages(&ws.sh, reporter, &missing);
+        let rust = rust
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("installing the Rust pieces panicked")));
+        match (packages, rust) {
+            (Err(apt), Err(rust)) => {
+                reporter.warning(format!("{rust:#}"));
+                Err(apt)
+            }
+            (packages, rust) => packages.and(rust),
+        }
+    })
+}
+
+/// Builds the lab kernel of `profile` when it is not cached yet, with klab's guest tools (a
+/// release build for musl, which the command's first VM needs) built beside it: the kernel
+/// build leaves a core idle in its serial stretches (configuring, the Rust crates one after
+/// another, linking). Nothing to do when the kernel is cached or given (`--kernel-tree`).
+pub fn kernel_beside_guest_tools(ws: &Workspace, profile: Profile) -> Result<()> {
+    let built = if profile == ws.profile {
+        ws.kernel_if_built()?
+    } else {
+        kernel::cached(&ws.sh, &ws.paths, &ws.spec, profile)?
+    };
+    if built.is_some() {
+        return Ok(());
+    }
+    let (paths, reporter) = (&ws.paths, ws.reporter());
+    reporter
+        .note("building the guest tools (guest-tools/, release, musl) beside the kernel".into());
+    std::thread::scope(|scope| {
+        let tools = scope.spawn(move || {
+            let started = Instant::now();
+            rootfs::guest_tools(&Shell::new()?, paths)?;
+            Ok::<_, anyhow::Error>(started.elapsed())
+        });
+        let kernel = ws.kernel_of(profile);
+        let tools = tools
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("building the guest tools panicked")));
+        kernel?;
+        reporter.note(format!(
+            "guest tools built beside the kernel in {:.1} s",
+            tools?.as_secs_f64()
+        ));
+        Ok(())
+    })
 }
 
 /// clangd and rust-analyzer (`cargo xtask setup` and `test` only).

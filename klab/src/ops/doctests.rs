@@ -1,5 +1,6 @@
-//! `kernel doctests`: boot the lab kernel with KUnit on and count the Rust doctests' KTAP.
-//! Reported as one verdict, `kernel/doctests`.
+//! `kernel doctests`: boot the lab kernel that has them (the debug profile's, or the
+//! `--kernel-tree`) with KUnit on and count the Rust doctests' KTAP. Reported as one verdict,
+//! `kernel/doctests`.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use anyhow::Result;
 use crate::build::SourceRoot;
 use crate::events::{Event, Step, StepKind, VerdictEvent};
 use crate::judge::ktap;
+use crate::kernel::profile::Profile;
 use crate::paths::RunLabel;
 use crate::run::pipeline::Start;
 use crate::run::tasks;
@@ -16,9 +18,11 @@ use crate::vm::console::FaultWatch;
 use crate::vm::session::VmSession;
 
 /// Boots the lab kernel with KUnit enabled and reads the doctests' KTAP from the kernel log.
+/// The lean kernel has no KUnit: the debug profile's kernel is booted (built first if need be)
+/// whatever profile the command was given.
 pub fn doctests(ws: &Workspace) -> Result<bool> {
     let started = Instant::now();
-    let kernel = ws.kernel()?;
+    let kernel = ws.kernel_of(Profile::DOCTESTS)?;
     // Its own image (no lab files), so a concurrent `check --solution` keeps its own.
     let source = SourceRoot {
         label: RunLabel::own("doctests"),
@@ -61,7 +65,8 @@ pub fn doctests(ws: &Workspace) -> Result<bool> {
     }
     if suites == 0 {
         problems.push(
-            "no KTAP output: is CONFIG_KUNIT with CONFIG_RUST_KERNEL_DOCTESTS in the kernel?"
+            "no KTAP output: is CONFIG_KUNIT with CONFIG_RUST_KERNEL_DOCTESTS in the kernel \
+             (kernel/kunit.config)?"
                 .into(),
         );
     }
