@@ -36,7 +36,15 @@ pub(super) fn build(
         .modules
         .iter()
         .all(|m| stage.join(m.ko_path()).is_file());
-    let plan = match Inputs::load(stage) {
+    let before = Inputs::load(stage);
+    // Another kernel (or no record of the last build): kbuild's own incremental check cannot
+    // be trusted across kernel trees (a module's `.mod.o` is not rebuilt when only the
+    // kernel's configuration changed, and the module would not load), so the stage's outputs
+    // go and the build starts over.
+    if before.as_ref().is_none_or(|b| b.kernel != now.kernel) {
+        replay::clean_outputs(stage)?;
+    }
+    let plan = match before {
         Some(before) if built => before.plan(&now),
         _ => Plan::Full,
     };

@@ -19,6 +19,8 @@ use crate::build::sandbox::{Finished, Job, Limits, Sandbox};
 
 /// Where the inputs of the stage's last successful build are recorded.
 pub const RECORD: &str = ".klab-built";
+/// The first line of a record.
+const RECORD_FORMAT: &str = "klab-built 2";
 /// Left in the stage by a build that was replayed (removed by a kbuild run): how tests and
 /// bench tell the two apart.
 pub const REPLAYED: &str = ".klab-replayed";
@@ -72,6 +74,21 @@ fn is_input(path: &Path) -> bool {
     !output
 }
 
+/// Removes everything but the inputs from the stage (objects, modules, kbuild's and klab's
+/// records): what a build against another kernel must not reuse.
+pub fn clean_outputs(stage: &Path) -> Result<()> {
+    for entry in walkdir::WalkDir::new(stage)
+        .into_iter()
+        .filter_map(|e| e.ok())
+    {
+        let path = entry.path();
+        if entry.file_type().is_file() && !is_input(path) {
+            std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 impl Inputs {
     /// The inputs as they are now.
     pub fn read(stage: &Path, kdir: &Path) -> Result<Inputs> {
@@ -100,6 +117,11 @@ impl Inputs {
     pub fn load(stage: &Path) -> Option<Inputs> {
         let text = std::fs::read_to_string(stage.join(RECORD)).ok()?;
         let mut lines = text.lines();
+        // Records of an earlier format (before a kernel change cleaned the stage) are no
+        // record: their stage is built again from scratch.
+        if lines.next()? != RECORD_FORMAT {
+            return None;
+        }
         let kernel = lines.next()?.strip_prefix("kernel ")?.to_owned();
         let mut files = BTreeMap::new();
         for line in lines {
@@ -110,7 +132,7 @@ impl Inputs {
     }
 
     pub fn save(&self, stage: &Path) -> Result<()> {
-        let mut text = format!("kernel {}\n", self.kernel);
+        let mut text = format!("{RECORD_FORMAT}\nkernel {}\n", self.kernel);
         for (path, hash) in &self.files {
             text.push_str(&format!("{hash:016x} {}\n", path.display()));
         }

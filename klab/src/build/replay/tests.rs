@@ -195,3 +195,40 @@ fn every_file_but_what_kbuild_and_klab_write_is_an_input() {
         assert!(!is_input(Path::new(output)), "{output}");
     }
 }
+
+#[test]
+fn cleaning_a_stage_keeps_only_its_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let stage = dir.path();
+    for file in [
+        "hello.rs",
+        "Kbuild",
+        "hello.o",
+        "hello.mod.o",
+        "hello.mod.c",
+        ".hello.o.cmd",
+    ] {
+        std::fs::write(stage.join(file), "x").unwrap();
+    }
+    clean_outputs(stage).unwrap();
+    let mut left: Vec<String> = std::fs::read_dir(stage)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["Kbuild", "hello.rs"]);
+}
+
+#[test]
+fn a_record_of_an_earlier_format_is_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(RECORD),
+        "kernel /k Some((1, None))\n00000000000000aa /s/hello.rs\n",
+    )
+    .unwrap();
+    assert!(Inputs::load(dir.path()).is_none());
+    let now = Inputs::read(dir.path(), Path::new("/nonexistent-kernel")).unwrap();
+    now.save(dir.path()).unwrap();
+    assert_eq!(Inputs::load(dir.path()), Some(now));
+}
