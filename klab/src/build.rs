@@ -26,7 +26,8 @@ use crate::lab::selection::Selected;
 use crate::paths::{Origin, Paths, RunLabel};
 use anyhow::{Context, Result};
 use program::build_program;
-use stage::{stage_dir, sync_sources, write_if_changed};
+pub(crate) use stage::write_if_changed;
+use stage::{stage_dir, sync_sources};
 
 /// Where a build takes its sources from.
 #[derive(Debug, Clone)]

@@ -18,6 +18,37 @@ pub fn find_program(program: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// What tells a file's version apart without reading it: its path, size and modification
+/// time (`None` when it does not exist). Stamps and memos compare these.
+pub fn file_identity(path: &Path) -> String {
+    let meta = std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.len(), m.modified().ok()));
+    format!("{} {meta:?}", path.display())
+}
+
+/// The identity of every rustup toolchain file `relative` names (e.g. `bin/rustc`,
+/// `lib/rustlib/components`), with rustup's settings and `RUSTUP_TOOLCHAIN`: what changes
+/// when a toolchain, component or target is added, updated or chosen.
+pub fn rustup_identity(relative: &str) -> Vec<String> {
+    let home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")));
+    let mut parts = vec![format!("{:?}", std::env::var_os("RUSTUP_TOOLCHAIN"))];
+    if let Some(home) = home {
+        parts.push(file_identity(&home.join("settings.toml")));
+        let mut toolchains: Vec<PathBuf> = std::fs::read_dir(home.join("toolchains"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join(relative))
+            .collect();
+        toolchains.sort();
+        parts.extend(toolchains.iter().map(|t| file_identity(t)));
+    }
+    parts
+}
+
 pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()

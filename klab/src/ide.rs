@@ -21,6 +21,7 @@ mod shell_words;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::build::write_if_changed;
 use crate::lab::selection::Selected;
 use anyhow::{bail, Context, Result};
 
@@ -283,13 +284,6 @@ fn run_job(sandbox: &Sandbox, job: &Job, limits: &Limits, what: &str) -> Result<
 
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
-}
-
-fn write_if_changed(path: &Path, text: &str) -> Result<()> {
-    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
-        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

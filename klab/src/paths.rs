@@ -77,3 +77,50 @@ impl Paths {
         }
     }
 }
+
+/// Copies the folder `from` to `to` (folders and regular files; links are not followed),
+/// keeping each file's modification time: a test program's binary stays up to date when it is
+/// newer than its sources.
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in walkdir::WalkDir::new(from).follow_links(false) {
+        let entry = entry?;
+        let dest = to.join(entry.path().strip_prefix(from)?);
+        let kind = entry.file_type();
+        if kind.is_dir() {
+            std::fs::create_dir_all(&dest)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &dest)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+            let modified = entry.metadata()?.modified()?;
+            std::fs::File::options()
+                .write(true)
+                .open(&dest)?
+                .set_modified(modified)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copied_tree_keeps_contents_and_modification_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("a");
+        std::fs::create_dir_all(from.join("sub")).unwrap();
+        std::fs::write(from.join("sub/x.c"), "int x;").unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(from.join("sub/x.c"))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        copy_tree(&from, &dir.path().join("b")).unwrap();
+        let copied = dir.path().join("b/sub/x.c");
+        assert_eq!(std::fs::read_to_string(&copied).unwrap(), "int x;");
+        assert_eq!(std::fs::metadata(&copied).unwrap().modified().unwrap(), old);
+    }
+}

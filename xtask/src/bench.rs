@@ -199,19 +199,7 @@ fn num_cpus() -> usize {
         .unwrap_or(1)
 }
 
-/// Copies the folder `from` (files and subfolders) to `to`.
-pub(crate) fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry?;
-        let dest = to.join(entry.path().strip_prefix(from)?);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest)?;
-        } else {
-            std::fs::copy(entry.path(), &dest)?;
-        }
-    }
-    Ok(())
-}
+pub(crate) use klab::paths::copy_tree;
 
 /// Passes every event on, keeping the largest resident set a stopped VM reported.
 struct PeakRss {

@@ -7,40 +7,21 @@
 //! `PATH` itself and this very `xtask` binary (a new one may want other tools). Any of them
 //! changed, or no stamp: the tools are verified again. It never decides what is installed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const STAMP: &str = "tools-verified";
 
 /// What the stamp records, as it is now.
 fn now(bindgen_version: &str) -> String {
+    use klab::host::{file_identity, find_program, rustup_identity};
     let mut seen = vec![format!("bindgen wanted {bindgen_version}")];
-    let mut file = |label: &str, path: &Path| {
-        let meta = std::fs::metadata(path).ok();
-        let stamp = meta.map(|m| (m.len(), m.modified().ok()));
-        seen.push(format!("{label} {} {stamp:?}", path.display()));
-    };
-    file("dpkg", Path::new("/var/lib/dpkg/status"));
-    let rustup_home = std::env::var_os("RUSTUP_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")));
-    if let Some(home) = rustup_home {
-        let mut toolchains: Vec<PathBuf> = std::fs::read_dir(home.join("toolchains"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        toolchains.sort();
-        for toolchain in toolchains {
-            file("components", &toolchain.join("lib/rustlib/components"));
-        }
-        file("rustup settings", &home.join("settings.toml"));
-    }
-    if let Some(bindgen) = klab::host::find_program(Path::new("bindgen")) {
-        file("bindgen", &bindgen);
+    seen.push(file_identity(Path::new("/var/lib/dpkg/status")));
+    seen.extend(rustup_identity("lib/rustlib/components"));
+    if let Some(bindgen) = find_program(Path::new("bindgen")) {
+        seen.push(file_identity(&bindgen));
     }
     if let Ok(exe) = std::env::current_exe() {
-        file("xtask", &exe);
+        seen.push(file_identity(&exe));
     }
     seen.push(format!(
         "PATH {}",

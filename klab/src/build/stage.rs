@@ -92,7 +92,7 @@ pub(super) fn sync_sources(
     Ok(())
 }
 
-pub(super) fn write_if_changed(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_if_changed(path: &Path, text: &str) -> Result<()> {
     if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }

@@ -9,7 +9,7 @@
 //! toolchain's `rustc`. Otherwise the program is asked again. A memo that cannot be read or
 //! written only costs the asking.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use xshell::{cmd, Shell};
 
@@ -19,30 +19,14 @@ const MEMO: &str = "remembered";
 
 /// What a version line depends on, as it is now.
 fn identity(paths: &Paths, program: &str) -> String {
-    let meta = |p: &Path| {
-        std::fs::metadata(p)
-            .ok()
-            .map(|m| (m.len(), m.modified().ok()))
-    };
     let found = crate::host::find_program(Path::new(program));
-    let mut parts = vec![format!("{found:?} {:?}", found.as_deref().and_then(meta))];
-    let rustup_home = std::env::var_os("RUSTUP_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")));
-    if let Some(home) = rustup_home {
-        parts.push(format!("{:?}", meta(&home.join("settings.toml"))));
-        let mut toolchains: Vec<PathBuf> = std::fs::read_dir(home.join("toolchains"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path().join("bin").join(program))
-            .collect();
-        toolchains.sort();
-        parts.extend(toolchains.iter().map(|t| format!("{t:?} {:?}", meta(t))));
-    }
-    parts.push(format!("{:?}", std::env::var_os("RUSTUP_TOOLCHAIN")));
+    let mut parts = vec![found.as_deref().map_or_else(
+        || format!("{program} not found"),
+        crate::host::file_identity,
+    )];
+    parts.extend(crate::host::rustup_identity(&format!("bin/{program}")));
     for file in ["rust-toolchain", "rust-toolchain.toml"] {
-        parts.push(format!("{:?}", meta(&paths.root.join(file))));
+        parts.push(crate::host::file_identity(&paths.root.join(file)));
     }
     parts.join(" ")
 }

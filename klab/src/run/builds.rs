@@ -132,20 +132,6 @@ fn style_of(
             return kept;
         }
     }
-    let findings = check_style(sandbox, paths, kernel, source, sel, task);
-    style::cache::save(&task.stage, &findings);
-    findings
-}
-
-/// [`style_of`] without the kept findings.
-fn check_style(
-    sandbox: &Sandbox,
-    paths: &Paths,
-    kernel: &KernelTree,
-    source: &SourceRoot,
-    sel: &Selected,
-    task: &BuiltTask,
-) -> Vec<Finding> {
     let sources: Vec<String> = sel
         .task
         .modules
@@ -163,5 +149,6 @@ fn check_style(
         shown,
     ));
     findings.truncate(style::MAX_FINDINGS);
+    style::cache::save(&task.stage, &findings);
     findings
 }

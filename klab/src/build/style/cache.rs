@@ -25,11 +25,9 @@ struct Kept {
 fn record_hash(stage: &Path) -> Option<u64> {
     let mut bytes = std::fs::read(stage.join(RECORD)).ok()?;
     // Another klab may check style differently (its filters, its tools' flags).
-    let program = std::env::current_exe()
-        .and_then(std::fs::metadata)
-        .map(|m| (m.len(), m.modified().ok()))
-        .ok();
-    bytes.extend(format!("{program:?}").bytes());
+    if let Ok(program) = std::env::current_exe() {
+        bytes.extend(crate::host::file_identity(&program).bytes());
+    }
     Some(xxhash_rust::xxh3::xxh3_64(&bytes))
 }
 
