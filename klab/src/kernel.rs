@@ -20,6 +20,7 @@ pub mod make;
 pub mod objects;
 pub mod pack;
 pub mod profile;
+pub mod source;
 
 use std::path::{Path, PathBuf};
 

@@ -12,12 +12,14 @@ use klab::events::{secs, Event, Reporter};
 use klab::lab::selection::select;
 use klab::run::Workspace;
 
+mod fresh;
 mod grading;
 mod measure;
 mod process;
 mod profiles;
 mod sandbox_cost;
 
+pub use fresh::fresh;
 use grading::{grade_copies, grading};
 use measure::{measure, saved_guest, start_to_prompt, Path, Stage};
 use profiles::profiles;

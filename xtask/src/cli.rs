@@ -193,6 +193,11 @@ pub enum Command {
         /// Instead: only time the whole `cargo xtask check` process after an edit (median of 5).
         #[arg(long, conflicts_with_all = ["grade", "profiles", "sandbox"])]
         edit_loop: bool,
+        /// Instead: time a fresh machine's first verdict for real (the README's first command
+        /// with an empty cargo home, target folder and kernel cache, no bindgen on PATH; it
+        /// builds a kernel: minutes, on an idle machine).
+        #[arg(long, conflicts_with_all = ["grade", "profiles", "sandbox", "edit_loop"])]
+        fresh: bool,
     },
     /// Provision everything, then run the test suite (`cargo test --workspace`).
     Test,

@@ -51,7 +51,13 @@ fn run(cli: Cli) -> Result<bool> {
     if cli.command.needs_tools()
         && (verify_anyway || !tools_stamp::fresh(&ws.paths.out, &ws.spec.bindgen))
     {
-        setup::ensure_tools(&ws)?;
+        let kernel_wanted = match &cli.command {
+            Command::Kernel {
+                action: KernelAction::Build,
+            } => Some(ws.profile),
+            command => command.boots(ws.profile),
+        };
+        setup::ensure_tools(&ws, kernel_wanted)?;
         tools_stamp::record(&ws.paths.out, &ws.spec.bindgen);
     }
     if let Some(profile) = cli.command.boots(ws.profile) {
@@ -173,7 +179,11 @@ fn run(cli: Cli) -> Result<bool> {
             profiles,
             sandbox,
             edit_loop,
-        } => bench::run(&ws, *grade, lab, *profiles, *sandbox, *edit_loop)?,
+            fresh,
+        } => match fresh {
+            true => bench::fresh(&ws)?,
+            false => bench::run(&ws, *grade, lab, *profiles, *sandbox, *edit_loop)?,
+        },
         Command::Test => return setup::test(&ws),
     }
     Ok(true)

@@ -59,11 +59,18 @@ pub fn key_inputs(
     spec: &SourceSpec,
     profile: Profile,
 ) -> Result<Vec<KeyInput>> {
-    let mut inputs = vec![KeyInput {
-        name: "source".to_owned(),
-        bytes: format!("{}={}", spec.package, spec.version).into_bytes(),
-        is_file: false,
-    }];
+    let mut inputs = vec![
+        KeyInput {
+            name: "source".to_owned(),
+            bytes: format!("{}={}", spec.package, spec.version).into_bytes(),
+            is_file: false,
+        },
+        KeyInput {
+            name: "configuration".to_owned(),
+            bytes: super::from_source::CONFIGURE_RECIPE.as_bytes().to_vec(),
+            is_file: false,
+        },
+    ];
     for file in fragments(paths, profile).into_iter().chain(patches(paths)?) {
         inputs.push(KeyInput {
             name: paths.show(&file),

@@ -13,78 +13,117 @@ use xshell::{cmd, Shell};
 
 use super::cache::{fragments, patches, BUILD_TIME, READY_STAMP};
 use super::make::{run_logged, Counting};
-use super::{objects, SourceSpec};
+use super::{objects, source, SourceSpec};
 use crate::events::{Reporter, Step, StepKind};
 use crate::host::run_on_stderr;
 use crate::kernel::profile::Profile;
 use crate::paths::Paths;
 
-fn fetch_tarball(
+/// How the profile's `.config` is made, in one Kconfig pass where `make tinyconfig` and a
+/// merge would take three: `allnoconfig` with tinyconfig's base, then tinyconfig's fragments
+/// (the kernel's and x86's) and the profile's merged in that order, then one `olddefconfig`.
+/// The same `.config` as `make tinyconfig` + merge + `olddefconfig` for the lean profile
+/// (compared when this changed), 7 s sooner. Part of the cache key: a change here rebuilds.
+pub const CONFIGURE_RECIPE: &str = "KCONFIG_ALLCONFIG=kernel/configs/tiny-base.config allnoconfig; merge kernel/configs/tiny.config arch/x86/configs/tiny.config <fragments>; olddefconfig";
+
+/// The kernel's own fragments `make tinyconfig` merges, before the profile's.
+const TINY_FRAGMENTS: [&str; 2] = ["kernel/configs/tiny.config", "arch/x86/configs/tiny.config"];
+
+/// Writes the profile's `.config` in `tree` ([`CONFIGURE_RECIPE`]) and checks that every
+/// option a fragment sets or unsets survived. When `CONFIG_RUST` did not, says why with
+/// `make rustavailable` (only then: on the way to a build it is one more `make` run).
+fn configure(
     sh: &Shell,
     paths: &Paths,
-    spec: &SourceSpec,
+    profile: Profile,
+    tree: &Path,
     reporter: &dyn Reporter,
-) -> Result<PathBuf> {
-    let downloads = paths.cache.join("downloads");
-    std::fs::create_dir_all(&downloads)?;
-    let unpacked = downloads.join(format!(
-        "{}_{}",
-        spec.package,
-        spec.version.replace('~', "_")
-    ));
-    let tarball = unpacked.join(&spec.tarball);
-    if tarball.exists() {
-        return Ok(tarball);
-    }
+) -> Result<()> {
+    let frags = fragments(paths, profile);
     let step = Step::start(
         reporter,
         StepKind::Kernel,
         format!(
-            "downloading {} {} (apt-get download)",
-            spec.package, spec.version
+            "configuring the {} profile: tinyconfig + {}",
+            profile.name(),
+            frags
+                .iter()
+                .map(|f| paths.show(f))
+                .collect::<Vec<_>>()
+                .join(" + ")
         ),
     );
-    let _dir = sh.push_dir(&downloads);
-    let (package, version) = (&spec.package, &spec.version);
-    let pinned = format!("{package}={version}");
-    if run_on_stderr(cmd!(sh, "apt-get download {pinned}")).is_err() {
-        // The package lists may be stale on a fresh machine: refresh once, then try again.
-        let _ = run_on_stderr(cmd!(sh, "apt-get update -q"));
-        if run_on_stderr(cmd!(sh, "apt-get download {pinned}")).is_err() {
-            reporter.note(format!(
-                "{pinned} is no longer in the archive; taking the newest {package} instead"
-            ));
-            run_on_stderr(cmd!(sh, "apt-get download {package}")).with_context(|| {
-                format!("apt-get download {package} failed: is Debian's archive reachable?")
-            })?;
+    cmd!(sh, "make LLVM=1 allnoconfig")
+        .env("KCONFIG_ALLCONFIG", "kernel/configs/tiny-base.config")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("make allnoconfig (tinyconfig's base) failed")?;
+    let mut merged: Vec<PathBuf> = TINY_FRAGMENTS.iter().map(|f| tree.join(f)).collect();
+    merged.extend(frags.iter().cloned());
+    cmd!(sh, "scripts/kconfig/merge_config.sh -m .config {merged...}")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("merging the configuration fragments failed")?;
+    cmd!(sh, "make LLVM=1 olddefconfig")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("make olddefconfig failed")?;
+    let config = std::fs::read_to_string(tree.join(".config"))?;
+    if !config.lines().any(|l| l == "CONFIG_RUST=y") {
+        explain_no_rust(sh)?;
+    }
+    for frag in &frags {
+        let text = std::fs::read_to_string(frag)?;
+        if let Some(lost) = lost_option(&config, &text) {
+            bail!(
+                "`{lost}` from {} did not survive olddefconfig (a dependency is missing, or another option selects it); see {}",
+                paths.show(frag),
+                tree.join(".config").display()
+            );
         }
     }
-    let deb = std::fs::read_dir(&downloads)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("{package}_")) && n.ends_with(".deb"))
-        })
-        .max()
-        .with_context(|| {
-            format!(
-                "apt-get download left no {package}_*.deb in {}",
-                downloads.display()
-            )
-        })?;
-    cmd!(sh, "dpkg-deb -x {deb} {unpacked}")
-        .run()
-        .context("unpacking the source package")?;
     step.done();
-    if !tarball.exists() {
-        bail!(
-            "{} has no {}: update `tarball` in kernel/source.toml",
-            deb.display(),
-            spec.tarball
-        );
+    Ok(())
+}
+
+/// Fails with what `make rustavailable` says when the toolchain cannot build the kernel's
+/// Rust (rust-src, bindgen or the compilers missing or too old).
+fn explain_no_rust(sh: &Shell) -> Result<()> {
+    let out = cmd!(sh, "make LLVM=1 rustavailable")
+        .ignore_status()
+        .quiet()
+        .output()?;
+    if out.status.success() {
+        return Ok(());
     }
-    Ok(tarball)
+    bail!(
+        "the kernel cannot build Rust with this toolchain:\n{}{}\nrun `cargo xtask setup`, which installs rust-src and bindgen-cli",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The first line of `fragment` that `config` (the resulting `.config`) does not honour: a
+/// `CONFIG_X=v` not there as written, or a `# CONFIG_X is not set` that ended up set.
+pub(super) fn lost_option<'a>(config: &str, fragment: &'a str) -> Option<&'a str> {
+    fragment.lines().find(|line| {
+        if line.starts_with("CONFIG_") {
+            return !config.lines().any(|l| l == *line);
+        }
+        let Some(name) = line
+            .strip_prefix("# ")
+            .and_then(|l| l.strip_suffix(" is not set"))
+        else {
+            return false;
+        };
+        config.lines().any(|l| {
+            l.split_once('=')
+                .is_some_and(|(n, v)| n == name && v != "n")
+        })
+    })
 }
 
 /// Builds the lab kernel of `profile` into the cache folder `dir` (emptied first), stamped
@@ -100,24 +139,9 @@ pub(super) fn build(
 ) -> Result<()> {
     // Counted before this folder is emptied (it never holds the log counted: see `expected`).
     let expected = objects::expected(dir.parent().unwrap_or(dir), profile, dir);
-    let tarball = fetch_tarball(sh, paths, spec, reporter)?;
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir)?;
-    let step = Step::start(
-        reporter,
-        StepKind::Kernel,
-        format!("unpacking the kernel source into {}", dir.display()),
-    );
-    cmd!(sh, "tar -xf {tarball} -C {dir}")
-        .run()
-        .context("unpacking the kernel tarball")?;
-    let top = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .find(|e| e.path().is_dir())
-        .context("the kernel tarball holds no folder")?
-        .path();
-    std::fs::rename(&top, dir.join("linux"))?;
-    step.done();
+    source::unpack_into(sh, paths, spec, &dir.join("linux"), reporter)?;
     let tree = dir.join("linux");
     let _cwd = sh.push_dir(&tree);
 
@@ -138,70 +162,7 @@ pub(super) fn build(
         step.done();
     }
 
-    let step = Step::start(
-        reporter,
-        StepKind::Kernel,
-        "checking the Rust toolchain (make LLVM=1 rustavailable)",
-    );
-    let out = cmd!(sh, "make LLVM=1 rustavailable")
-        .ignore_status()
-        .quiet()
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "the kernel cannot build Rust with this toolchain:\n{}{}\nrun `cargo xtask setup`, which installs rust-src and bindgen-cli",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    step.done();
-
-    let frags = fragments(paths, profile);
-    let step = Step::start(
-        reporter,
-        StepKind::Kernel,
-        format!(
-            "configuring the {} profile: tinyconfig + {}",
-            profile.name(),
-            frags
-                .iter()
-                .map(|f| paths.show(f))
-                .collect::<Vec<_>>()
-                .join(" + ")
-        ),
-    );
-    cmd!(sh, "make LLVM=1 tinyconfig")
-        .quiet()
-        .ignore_stdout()
-        .run()?;
-    let frag_args = frags.clone();
-    cmd!(
-        sh,
-        "scripts/kconfig/merge_config.sh -m .config {frag_args...}"
-    )
-    .quiet()
-    .ignore_stdout()
-    .run()?;
-    cmd!(sh, "make LLVM=1 olddefconfig")
-        .quiet()
-        .ignore_stdout()
-        .run()?;
-    let config = std::fs::read_to_string(tree.join(".config"))?;
-    for frag in &frags {
-        for wanted in std::fs::read_to_string(frag)?
-            .lines()
-            .filter(|l| l.starts_with("CONFIG_"))
-        {
-            if !config.lines().any(|l| l == wanted) {
-                bail!(
-                    "{wanted} from {} did not survive olddefconfig (a dependency is missing); see {}",
-                    paths.show(frag),
-                    tree.join(".config").display()
-                );
-            }
-        }
-    }
-    step.done();
+    configure(sh, paths, profile, &tree, reporter)?;
 
     let log_path = dir.join("build.log");
     let step = Step::start(reporter, StepKind::Kernel, format!(
@@ -237,4 +198,28 @@ pub(super) fn build(
         format!("{} {} {}\n", spec.package, spec.version, profile.name()),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lost_option;
+
+    #[test]
+    fn an_option_set_or_unset_by_a_fragment_must_survive() {
+        let config = "CONFIG_NET=y\nCONFIG_INET=y\n# CONFIG_IPV6 is not set\nCONFIG_ACPI=y\nCONFIG_LOG_BUF_SHIFT=17\n";
+        let kept = "# comment\nCONFIG_NET=y\n# CONFIG_IPV6 is not set\n# CONFIG_PNP is not set\nCONFIG_LOG_BUF_SHIFT=17\n";
+        assert_eq!(lost_option(config, kept), None);
+        assert_eq!(
+            lost_option(config, "CONFIG_NET=y\nCONFIG_KPROBES=y\n"),
+            Some("CONFIG_KPROBES=y")
+        );
+        assert_eq!(
+            lost_option(config, "CONFIG_LOG_BUF_SHIFT=14\n"),
+            Some("CONFIG_LOG_BUF_SHIFT=14")
+        );
+        assert_eq!(
+            lost_option(config, "# CONFIG_ACPI is not set\n"),
+            Some("# CONFIG_ACPI is not set")
+        );
+    }
 }

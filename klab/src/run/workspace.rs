@@ -169,6 +169,12 @@ impl Workspace {
         &self.labs
     }
 
+    /// Whether this workspace's kernel comes from klab's cache (built there when missing),
+    /// not from a `--kernel-tree`.
+    pub fn builds_its_kernel(&self) -> bool {
+        self.kernel_tree.is_none()
+    }
+
     /// The lab kernel if it is there without a build: cached, or the `--kernel-tree`.
     pub fn kernel_if_built(&self) -> Result<Option<KernelTree>> {
         match &self.kernel_tree {

@@ -72,7 +72,7 @@ mod tests {
             parse_command_line(line),
             Some((7, "cd /lab/a/b && X='1' sh ./test.sh"))
         );
-        assert_eq!(parse_command_line("echo o > /proc/sysrq-trigger"), None);
+        assert_eq!(parse_command_line("echo b > /proc/sysrq-trigger"), None);
     }
 
     #[test]

@@ -326,13 +326,15 @@ impl VmSession {
         }
     }
 
-    /// Powers the guest off cleanly (sysrq `o`), killing it if it does not go within 5 s.
+    /// Ends the guest (sysrq `b`: an immediate reboot, which `-no-reboot` turns into QEMU's
+    /// exit; the lab kernel has no ACPI to power off with), killing it if it does not go
+    /// within 5 s.
     /// Returns QEMU's peak resident set in KiB ([`VmSession::peak_rss_kb`]).
     pub fn shutdown(mut self) -> u64 {
         if self.alive {
             self.note_peak_rss();
             let _ = self.shell.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = self.shell.write_all(b"echo o > /proc/sysrq-trigger\n");
+            let _ = self.shell.write_all(b"echo b > /proc/sysrq-trigger\n");
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = self.child.try_wait() {

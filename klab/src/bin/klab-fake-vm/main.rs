@@ -8,7 +8,7 @@
 //!
 //! Only a booted start is played: `-incoming` (resuming a saved guest) is refused, so tests
 //! start their VMs without the fast path. The monitor socket is not opened. A line that is
-//! not a command (`echo o > /proc/sysrq-trigger`, the harness's power-off) ends the VM.
+//! not a command (`echo b > /proc/sysrq-trigger`, the harness's way to end it) ends the VM.
 
 mod script;
 

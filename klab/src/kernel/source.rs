@@ -1,0 +1,250 @@
+//! The kernel's source on this machine: Debian's source package downloaded once
+//! (`apt-get download`, unpacked with `dpkg-deb` into the cache's `downloads/`), and its
+//! tarball unpacked into the tree a build works in.
+//!
+//! A tree can be unpacked ahead of the build ([`prefetch`]: on a fresh machine, while
+//! `cargo install bindgen-cli` compiles and before the Kconfig step needs bindgen), as a
+//! spare tree beside the package; the next build takes it by a rename instead of unpacking
+//! (15-20 s). The spare is pristine (no patch applied): the build applies `kernel/patches/`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use super::cache::is_built;
+use super::SourceSpec;
+use crate::events::{Reporter, Step, StepKind};
+use crate::host::run_on_stderr;
+use crate::kernel::profile::Profile;
+use crate::paths::Paths;
+
+/// The folder the source package is unpacked into (`dpkg-deb -x`).
+fn package_dir(paths: &Paths, spec: &SourceSpec) -> PathBuf {
+    paths.cache.join("downloads").join(format!(
+        "{}_{}",
+        spec.package,
+        spec.version.replace('~', "_")
+    ))
+}
+
+/// The spare unpacked tree beside the package, when [`prefetch`] made one.
+fn spare_tree(paths: &Paths, spec: &SourceSpec) -> PathBuf {
+    package_dir(paths, spec).join("spare-tree")
+}
+
+/// The source tarball, downloaded and taken out of its package first if needed.
+pub(super) fn fetch_tarball(
+    sh: &Shell,
+    paths: &Paths,
+    spec: &SourceSpec,
+    reporter: &dyn Reporter,
+) -> Result<PathBuf> {
+    let downloads = paths.cache.join("downloads");
+    std::fs::create_dir_all(&downloads)?;
+    let unpacked = package_dir(paths, spec);
+    let tarball = unpacked.join(&spec.tarball);
+    if tarball.exists() {
+        return Ok(tarball);
+    }
+    let step = Step::start(
+        reporter,
+        StepKind::Kernel,
+        format!(
+            "downloading {} {} (apt-get download)",
+            spec.package, spec.version
+        ),
+    );
+    let _dir = sh.push_dir(&downloads);
+    let (package, version) = (&spec.package, &spec.version);
+    let pinned = format!("{package}={version}");
+    if run_on_stderr(cmd!(sh, "apt-get download {pinned}")).is_err() {
+        // The package lists may be stale on a fresh machine: refresh once, then try again.
+        let _ = run_on_stderr(cmd!(sh, "apt-get update -q"));
+        if run_on_stderr(cmd!(sh, "apt-get download {pinned}")).is_err() {
+            reporter.note(format!(
+                "{pinned} is no longer in the archive; taking the newest {package} instead"
+            ));
+            run_on_stderr(cmd!(sh, "apt-get download {package}")).with_context(|| {
+                format!("apt-get download {package} failed: is Debian's archive reachable?")
+            })?;
+        }
+    }
+    let deb = std::fs::read_dir(&downloads)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{package}_")) && n.ends_with(".deb"))
+        })
+        .max()
+        .with_context(|| {
+            format!(
+                "apt-get download left no {package}_*.deb in {}",
+                downloads.display()
+            )
+        })?;
+    cmd!(sh, "dpkg-deb -x {deb} {unpacked}")
+        .run()
+        .context("unpacking the source package")?;
+    step.done();
+    if !tarball.exists() {
+        bail!(
+            "{} has no {}: update `tarball` in kernel/source.toml",
+            deb.display(),
+            spec.tarball
+        );
+    }
+    Ok(tarball)
+}
+
+/// Puts a pristine source tree at `tree` (which must not exist): the spare tree when
+/// [`prefetch`] left one, otherwise the tarball unpacked.
+pub(super) fn unpack_into(
+    sh: &Shell,
+    paths: &Paths,
+    spec: &SourceSpec,
+    tree: &Path,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let spare = spare_tree(paths, spec);
+    if std::fs::rename(&spare, tree).is_ok() {
+        reporter.note(format!(
+            "took the kernel source unpacked ahead of the build ({})",
+            spare.display()
+        ));
+        return Ok(());
+    }
+    let tarball = fetch_tarball(sh, paths, spec, reporter)?;
+    let step = Step::start(
+        reporter,
+        StepKind::Kernel,
+        format!("unpacking the kernel source into {}", tree.display()),
+    );
+    unpack_tarball(sh, &tarball, tree)?;
+    step.done();
+    Ok(())
+}
+
+/// Unpacks `tarball` (one top folder) as `tree`, through a temporary folder beside it.
+fn unpack_tarball(sh: &Shell, tarball: &Path, tree: &Path) -> Result<()> {
+    let parent = tree
+        .parent()
+        .context("an unpacked tree needs a parent folder")?;
+    std::fs::create_dir_all(parent)?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".unpacking-")
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a folder in {}", parent.display()))?;
+    let into = scratch.path();
+    cmd!(sh, "tar -xf {tarball} -C {into}")
+        .run()
+        .with_context(|| format!("unpacking {}", tarball.display()))?;
+    let top = std::fs::read_dir(into)?
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().is_dir())
+        .with_context(|| format!("{} holds no folder", tarball.display()))?
+        .path();
+    std::fs::rename(&top, tree)
+        .with_context(|| format!("moving the unpacked source to {}", tree.display()))?;
+    Ok(())
+}
+
+/// Whether a fresh machine is building its first kernel of `profile` soon: the cache holds no
+/// built kernel of that profile at all (whatever its key) and no spare tree is waiting.
+pub fn worth_prefetching(paths: &Paths, spec: &SourceSpec, profile: Profile) -> bool {
+    !spare_tree(paths, spec).exists() && !has_built_kernel(&paths.cache.join("kernel"), profile)
+}
+
+/// Whether the kernel cache folder holds a built kernel of `profile`, whatever its key.
+fn has_built_kernel(kernel_cache: &Path, profile: Profile) -> bool {
+    let infix = format!("-{}-", profile.name());
+    let Ok(entries) = std::fs::read_dir(kernel_cache) else {
+        return false;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().contains(&infix) && is_built(&e.path()))
+}
+
+/// Downloads the source package and unpacks a spare tree for the next build, holding the
+/// kernel cache's lock (nothing to do when another klab process holds it: it is building).
+/// Run beside the host's package install, so it starts when `apt_done` returns: apt must not
+/// run twice at once, and the tarball's `xz` may be among the packages.
+pub fn prefetch(
+    sh: &Shell,
+    paths: &Paths,
+    spec: &SourceSpec,
+    apt_done: impl FnOnce(),
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    apt_done();
+    std::fs::create_dir_all(&paths.cache)?;
+    let lock = std::fs::File::create(paths.cache.join("kernel.lock"))?;
+    if lock.try_lock().is_err() {
+        return Ok(());
+    }
+    let tarball = fetch_tarball(sh, paths, spec, reporter)?;
+    let spare = spare_tree(paths, spec);
+    if spare.exists() {
+        return Ok(());
+    }
+    let step = Step::start(
+        reporter,
+        StepKind::Kernel,
+        "unpacking the kernel source ahead of the build",
+    );
+    unpack_tarball(sh, &tarball, &spare)?;
+    step.done();
+    drop(lock);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_built_kernel_of_the_profile_counts() {
+        let cache = tempfile::tempdir().unwrap();
+        let kernels = cache.path().join("kernel");
+        assert!(
+            !has_built_kernel(&kernels, Profile::Lean),
+            "no cache folder yet"
+        );
+        let lean = kernels.join("6.12.117-lean-0123456789abcdef");
+        std::fs::create_dir_all(lean.join("linux/arch/x86/boot")).unwrap();
+        assert!(
+            !has_built_kernel(&kernels, Profile::Lean),
+            "a build that did not finish"
+        );
+        std::fs::write(lean.join("linux/arch/x86/boot/bzImage"), "").unwrap();
+        std::fs::write(lean.join(crate::kernel::READY_STAMP), "").unwrap();
+        assert!(has_built_kernel(&kernels, Profile::Lean));
+        assert!(
+            !has_built_kernel(&kernels, Profile::Debug),
+            "another profile's"
+        );
+    }
+
+    #[test]
+    fn a_tarball_unpacks_as_the_tree_and_leaves_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src/linux-source-9.9");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("Makefile"), "all:\n").unwrap();
+        let tarball = dir.path().join("linux.tar");
+        let sh = Shell::new().unwrap();
+        let from = dir.path().join("src");
+        cmd!(sh, "tar -cf {tarball} -C {from} linux-source-9.9")
+            .run()
+            .unwrap();
+        let into = dir.path().join("cache/linux");
+        unpack_tarball(&sh, &tarball, &into).unwrap();
+        assert!(into.join("Makefile").is_file());
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("cache"))
+            .unwrap()
+            .collect();
+        assert_eq!(left.len(), 1, "no scratch folder left beside the tree");
+    }
+}
