@@ -166,7 +166,7 @@ pub(super) fn build(
 
     let log_path = dir.join("build.log");
     let step = Step::start(reporter, StepKind::Kernel, format!(
-        "building the {} lab kernel with {jobs} jobs (5-20 min on 2 cores, longer while other work runs; log: {})",
+        "building the {} lab kernel with {jobs} jobs (6-8 min on 2 idle cores, longer while other work runs; log: {})",
         profile.name(),
         log_path.display()
     ));
