@@ -1,14 +1,15 @@
 //! The lab kernel: fetched from Debian's `linux-source-6.12`, configured with `tinyconfig` plus
-//! the profile's fragments (`kernel/lean.config`, and `kernel/debug.config` for `debug`), built
-//! once with `make LLVM=1`, cached outside the repository.
+//! the profile's fragments (`kernel/lean.config`, and `kernel/kunit.config` and
+//! `kernel/debug.config` for `debug`), built once with `make LLVM=1`, cached outside the
+//! repository.
 //!
-//! The cache key covers everything that changes the result: the pinned source, the fragments,
-//! the patches and the toolchain versions. A second run with the same key never rebuilds; the
+//! The cache key covers everything that changes the result: the pinned source, how it is
+//! configured, the fragments, the patches and the toolchain versions. A second run with the same key never rebuilds; the
 //! profiles' kernels sit side by side (`<version>-<profile>-<key>`).
 //!
 //! This module owns what a kernel is ([`SourceSpec`], [`KernelTree`]) and the stable hash of
-//! cache keys; its submodules own the cache ([`cache`]), the build from source
-//! (`from_source`), `make`'s run with progress ([`make`], [`objects`]), the `kernel info` and
+//! cache keys; its submodules own the cache ([`cache`]), the source package and its unpacked
+//! trees ([`source`]), the build from source (`from_source`), `make`'s run with progress ([`make`], [`objects`]), the `kernel info` and
 //! `clean` commands ([`info`]) and packs ([`pack`]). It never builds a task's modules (that
 //! is [`crate::build`]) and never prints: progress and results are events.
 

@@ -180,10 +180,13 @@ fn run(cli: Cli) -> Result<bool> {
             sandbox,
             edit_loop,
             fresh,
-        } => match fresh {
-            true => bench::fresh(&ws)?,
-            false => bench::run(&ws, *grade, lab, *profiles, *sandbox, *edit_loop)?,
-        },
+        } => {
+            if *fresh {
+                bench::fresh(&ws)?
+            } else {
+                bench::run(&ws, *grade, lab, *profiles, *sandbox, *edit_loop)?
+            }
+        }
         Command::Test => return setup::test(&ws),
     }
     Ok(true)

@@ -212,7 +212,7 @@ pub fn ensure_tools(ws: &Workspace, kernel_wanted: Option<Profile>) -> Result<()
     let prefetch = kernel_wanted.filter(|&profile| {
         ws.builds_its_kernel() && kernel::source::worth_prefetching(&ws.paths, &ws.spec, profile)
     });
-    let (apt_done, wait_for_apt) = std::sync::mpsc::channel::<()>();
+    let (apt_done, wait_for_apt) = std::sync::mpsc::channel::<bool>();
     std::thread::scope(|scope| {
         let rust = scope.spawn(move || {
             let sh = Shell::new()?;
@@ -222,14 +222,12 @@ pub fn ensure_tools(ws: &Workspace, kernel_wanted: Option<Profile>) -> Result<()
         let source = prefetch.map(|_| {
             let (paths, spec) = (&ws.paths, &ws.spec);
             scope.spawn(move || {
-                let apt_done = move || {
-                    let _ = wait_for_apt.recv();
-                };
+                let apt_done = move || wait_for_apt.recv().unwrap_or(false);
                 kernel::source::prefetch(&Shell::new()?, paths, spec, apt_done, reporter)
             })
         });
         let packages = install_packages(&ws.sh, reporter, &missing);
-        drop(apt_done);
+        let _ = apt_done.send(packages.is_ok());
         let rust = rust
             .join()
             .unwrap_or_else(|_| Err(anyhow!("installing the Rust pieces panicked")));

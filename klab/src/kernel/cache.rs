@@ -1,5 +1,5 @@
-//! The lab kernel's cache: the key (the pinned source, the profile's fragments, the patches,
-//! the toolchain's versions), the folder it names under `~/.cache/klab/kernel/`, the stamp
+//! The lab kernel's cache: the key (the pinned source, how it is configured, the profile's
+//! fragments, the patches, the toolchain's versions), the folder it names under `~/.cache/klab/kernel/`, the stamp
 //! that says a tree there is complete, and the lock that lets one klab process build while
 //! others wait.
 //!
@@ -44,7 +44,8 @@ pub(super) fn patches(paths: &Paths) -> Result<Vec<PathBuf>> {
 /// One input of the kernel cache key.
 #[derive(Debug, Clone)]
 pub struct KeyInput {
-    /// `source`, `kernel/lean.config`, `kernel/patches/NNNN-….patch`, `clang`, `rustc`, `bindgen`.
+    /// `source`, `configuration`, `kernel/lean.config`, `kernel/patches/NNNN-….patch`,
+    /// `clang`, `rustc`, `bindgen`.
     pub name: String,
     /// The bytes hashed into the key.
     pub bytes: Vec<u8>,

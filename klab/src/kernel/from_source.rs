@@ -1,7 +1,8 @@
-//! Building the lab kernel from Debian's source package: download it (`apt-get download`),
-//! unpack it, apply `kernel/patches/`, check the Rust toolchain, configure the profile
-//! (tinyconfig + fragments, each wanted option checked), then `make bzImage modules` with
-//! its object count as progress.
+//! Building the lab kernel from Debian's source package: a pristine tree from
+//! [`super::source`], `kernel/patches/` applied, the profile configured in one Kconfig pass
+//! (tinyconfig's fragments and the profile's, every option they set or unset checked; the
+//! Rust toolchain explained by `make rustavailable` when Rust did not survive), then
+//! `make bzImage modules` with its object count as progress.
 //!
 //! It writes only into the cache folder it is given and the downloads folder; it never takes
 //! the cache's lock (its caller, [`super::cache::ensure`], holds it).
@@ -71,19 +72,24 @@ fn configure(
         .ignore_stdout()
         .run()
         .context("make olddefconfig failed")?;
-    let config = std::fs::read_to_string(tree.join(".config"))?;
+    let config_path = tree.join(".config");
+    let config = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
     if !config.lines().any(|l| l == "CONFIG_RUST=y") {
         explain_no_rust(sh)?;
     }
+    let mut texts = Vec::new();
     for frag in &frags {
-        let text = std::fs::read_to_string(frag)?;
-        if let Some(lost) = lost_option(&config, &text) {
-            bail!(
-                "`{lost}` from {} did not survive olddefconfig (a dependency is missing, or another option selects it); see {}",
-                paths.show(frag),
-                tree.join(".config").display()
-            );
-        }
+        texts.push(
+            std::fs::read_to_string(frag).with_context(|| format!("reading {}", frag.display()))?,
+        );
+    }
+    if let Some((index, lost)) = lost_option(&config, &texts) {
+        bail!(
+            "`{lost}` from {} did not survive olddefconfig (a dependency is missing, or another option selects it); see {}",
+            paths.show(&frags[index]),
+            config_path.display()
+        );
     }
     step.done();
     Ok(())
@@ -106,24 +112,45 @@ fn explain_no_rust(sh: &Shell) -> Result<()> {
     )
 }
 
-/// The first line of `fragment` that `config` (the resulting `.config`) does not honour: a
-/// `CONFIG_X=v` not there as written, or a `# CONFIG_X is not set` that ended up set.
-pub(super) fn lost_option<'a>(config: &str, fragment: &'a str) -> Option<&'a str> {
-    fragment.lines().find(|line| {
-        if line.starts_with("CONFIG_") {
-            return !config.lines().any(|l| l == *line);
+/// What a fragment line asks of an option: `Some(value)` for `CONFIG_X=value`, `None` for
+/// off (`# CONFIG_X is not set`, or `CONFIG_X=n`, which Kconfig writes as not set).
+fn wanted(line: &str) -> Option<(&str, Option<&str>)> {
+    if let Some((name, value)) = line.split_once('=').filter(|_| line.starts_with("CONFIG_")) {
+        return Some((name, (value != "n").then_some(value)));
+    }
+    let name = line.strip_prefix("# ")?.strip_suffix(" is not set")?;
+    name.starts_with("CONFIG_").then_some((name, None))
+}
+
+/// The first option the fragments (in merge order: a later line for an option overrides an
+/// earlier one, as `merge_config.sh` does) ask for that `config` (the resulting `.config`)
+/// does not honour, with the index of the fragment it is in: a value not there as written,
+/// or an option asked off that ended up set. An option asked off that Kconfig does not
+/// write at all is off (its dependencies are).
+pub(super) fn lost_option<'a, S: AsRef<str>>(
+    config: &str,
+    fragments: &'a [S],
+) -> Option<(usize, &'a str)> {
+    let mut asked: Vec<(&str, Option<&str>, usize, &str)> = Vec::new();
+    for (index, text) in fragments.iter().enumerate() {
+        for line in text.as_ref().lines() {
+            if let Some((name, value)) = wanted(line) {
+                asked.retain(|(n, ..)| *n != name);
+                asked.push((name, value, index, line));
+            }
         }
-        let Some(name) = line
-            .strip_prefix("# ")
-            .and_then(|l| l.strip_suffix(" is not set"))
-        else {
-            return false;
-        };
-        config.lines().any(|l| {
-            l.split_once('=')
-                .is_some_and(|(n, v)| n == name && v != "n")
+    }
+    let set: std::collections::HashMap<&str, &str> = config
+        .lines()
+        .filter_map(|l| l.split_once('=').filter(|_| l.starts_with("CONFIG_")))
+        .collect();
+    asked
+        .into_iter()
+        .find(|(name, value, ..)| match value {
+            Some(value) => set.get(name) != Some(value),
+            None => set.contains_key(name),
         })
-    })
+        .map(|(_, _, index, line)| (index, line))
 }
 
 /// Builds the lab kernel of `profile` into the cache folder `dir` (emptied first), stamped
@@ -207,19 +234,39 @@ mod tests {
     #[test]
     fn an_option_set_or_unset_by_a_fragment_must_survive() {
         let config = "CONFIG_NET=y\nCONFIG_INET=y\n# CONFIG_IPV6 is not set\nCONFIG_ACPI=y\nCONFIG_LOG_BUF_SHIFT=17\n";
-        let kept = "# comment\nCONFIG_NET=y\n# CONFIG_IPV6 is not set\n# CONFIG_PNP is not set\nCONFIG_LOG_BUF_SHIFT=17\n";
-        assert_eq!(lost_option(config, kept), None);
+        let kept = "# comment\nCONFIG_NET=y\n# CONFIG_IPV6 is not set\n# CONFIG_PNP is not set\nCONFIG_LOG_BUF_SHIFT=17\nCONFIG_KPROBES=n\n";
         assert_eq!(
-            lost_option(config, "CONFIG_NET=y\nCONFIG_KPROBES=y\n"),
-            Some("CONFIG_KPROBES=y")
+            lost_option(config, &[kept]),
+            None,
+            "=n and an absent option are off"
         );
         assert_eq!(
-            lost_option(config, "CONFIG_LOG_BUF_SHIFT=14\n"),
-            Some("CONFIG_LOG_BUF_SHIFT=14")
+            lost_option(config, &["CONFIG_NET=y\nCONFIG_KPROBES=y\n"]),
+            Some((0, "CONFIG_KPROBES=y"))
         );
         assert_eq!(
-            lost_option(config, "# CONFIG_ACPI is not set\n"),
-            Some("# CONFIG_ACPI is not set")
+            lost_option(config, &["CONFIG_LOG_BUF_SHIFT=14\n"]),
+            Some((0, "CONFIG_LOG_BUF_SHIFT=14"))
+        );
+        assert_eq!(
+            lost_option(config, &["CONFIG_NET=y\n", "# CONFIG_ACPI is not set\n"]),
+            Some((1, "# CONFIG_ACPI is not set"))
+        );
+        assert_eq!(
+            lost_option(config, &["CONFIG_ACPI=n\n"]),
+            Some((0, "CONFIG_ACPI=n"))
+        );
+    }
+
+    #[test]
+    fn a_later_fragment_overrides_an_earlier_one_as_the_merge_does() {
+        let config = "CONFIG_SLUB=y\n# CONFIG_SLUB_TINY is not set\n";
+        let lean = "CONFIG_SLUB_TINY=y\n";
+        let debug = "# CONFIG_SLUB_TINY is not set\n";
+        assert_eq!(lost_option(config, &[lean, debug]), None);
+        assert_eq!(
+            lost_option(config, &[debug, lean]),
+            Some((1, "CONFIG_SLUB_TINY=y"))
         );
     }
 }

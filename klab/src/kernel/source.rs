@@ -33,7 +33,11 @@ fn spare_tree(paths: &Paths, spec: &SourceSpec) -> PathBuf {
     package_dir(paths, spec).join("spare-tree")
 }
 
-/// The source tarball, downloaded and taken out of its package first if needed.
+/// The source tarball, downloaded and taken out of its package first if needed. The package
+/// is downloaded into a folder of its own and taken apart there, and that folder becomes
+/// the package folder by a rename: an interrupted download or `dpkg-deb` never leaves a
+/// truncated tarball where a later run would take it for a complete one, and the `.deb`
+/// unpacked is always the one just downloaded.
 pub(super) fn fetch_tarball(
     sh: &Shell,
     paths: &Paths,
@@ -41,12 +45,14 @@ pub(super) fn fetch_tarball(
     reporter: &dyn Reporter,
 ) -> Result<PathBuf> {
     let downloads = paths.cache.join("downloads");
-    std::fs::create_dir_all(&downloads)?;
+    std::fs::create_dir_all(&downloads)
+        .with_context(|| format!("creating {}", downloads.display()))?;
     let unpacked = package_dir(paths, spec);
     let tarball = unpacked.join(&spec.tarball);
     if tarball.exists() {
         return Ok(tarball);
     }
+    remove_leftovers(&downloads, SCRATCH_PREFIX);
     let step = Step::start(
         reporter,
         StepKind::Kernel,
@@ -55,7 +61,8 @@ pub(super) fn fetch_tarball(
             spec.package, spec.version
         ),
     );
-    let _dir = sh.push_dir(&downloads);
+    let scratch = scratch_in(&downloads)?;
+    let _dir = sh.push_dir(scratch.path());
     let (package, version) = (&spec.package, &spec.version);
     let pinned = format!("{package}={version}");
     if run_on_stderr(cmd!(sh, "apt-get download {pinned}")).is_err() {
@@ -70,32 +77,52 @@ pub(super) fn fetch_tarball(
             })?;
         }
     }
-    let deb = std::fs::read_dir(&downloads)?
+    let deb = std::fs::read_dir(scratch.path())?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("{package}_")) && n.ends_with(".deb"))
-        })
-        .max()
-        .with_context(|| {
-            format!(
-                "apt-get download left no {package}_*.deb in {}",
-                downloads.display()
-            )
-        })?;
-    cmd!(sh, "dpkg-deb -x {deb} {unpacked}")
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .with_context(|| format!("apt-get download left no {package}_*.deb"))?;
+    let contents = scratch.path().join("contents");
+    cmd!(sh, "dpkg-deb -x {deb} {contents}")
         .run()
-        .context("unpacking the source package")?;
-    step.done();
-    if !tarball.exists() {
+        .with_context(|| format!("unpacking {}", deb.display()))?;
+    if !contents.join(&spec.tarball).exists() {
         bail!(
             "{} has no {}: update `tarball` in kernel/source.toml",
             deb.display(),
             spec.tarball
         );
     }
+    // A package folder without its tarball is what an older klab left half-made.
+    let _ = std::fs::remove_dir_all(&unpacked);
+    std::fs::rename(&contents, &unpacked)
+        .with_context(|| format!("moving the source package to {}", unpacked.display()))?;
+    step.done();
     Ok(tarball)
+}
+
+/// The prefix of klab's scratch folders beside the package and the trees: what a run that
+/// was interrupted (Ctrl-C exits without unwinding) left behind starts with it.
+const SCRATCH_PREFIX: &str = ".klab-scratch-";
+
+/// A scratch folder in `parent`, removed when dropped.
+fn scratch_in(parent: &Path) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(SCRATCH_PREFIX)
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a folder in {}", parent.display()))
+}
+
+/// Removes what interrupted runs left in `folder` (entries named `prefix…`). Called with the
+/// kernel cache's lock held, so no other klab process is using them.
+fn remove_leftovers(folder: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Puts a pristine source tree at `tree` (which must not exist): the spare tree when
@@ -108,6 +135,10 @@ pub(super) fn unpack_into(
     reporter: &dyn Reporter,
 ) -> Result<()> {
     let spare = spare_tree(paths, spec);
+    if let Some(parent) = tree.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
     if std::fs::rename(&spare, tree).is_ok() {
         reporter.note(format!(
             "took the kernel source unpacked ahead of the build ({})",
@@ -131,16 +162,15 @@ fn unpack_tarball(sh: &Shell, tarball: &Path, tree: &Path) -> Result<()> {
     let parent = tree
         .parent()
         .context("an unpacked tree needs a parent folder")?;
-    std::fs::create_dir_all(parent)?;
-    let scratch = tempfile::Builder::new()
-        .prefix(".unpacking-")
-        .tempdir_in(parent)
-        .with_context(|| format!("creating a folder in {}", parent.display()))?;
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    remove_leftovers(parent, SCRATCH_PREFIX);
+    let scratch = scratch_in(parent)?;
     let into = scratch.path();
     cmd!(sh, "tar -xf {tarball} -C {into}")
         .run()
         .with_context(|| format!("unpacking {}", tarball.display()))?;
-    let top = std::fs::read_dir(into)?
+    let top = std::fs::read_dir(into)
+        .with_context(|| format!("reading {}", into.display()))?
         .filter_map(|e| e.ok())
         .find(|e| e.path().is_dir())
         .with_context(|| format!("{} holds no folder", tarball.display()))?
@@ -169,20 +199,31 @@ fn has_built_kernel(kernel_cache: &Path, profile: Profile) -> bool {
 
 /// Downloads the source package and unpacks a spare tree for the next build, holding the
 /// kernel cache's lock (nothing to do when another klab process holds it: it is building).
-/// Run beside the host's package install, so it starts when `apt_done` returns: apt must not
-/// run twice at once, and the tarball's `xz` may be among the packages.
+/// Run beside the host's package install, so it starts when `apt_done` returns (apt must not
+/// run twice at once, and the tarball's `xz` may be among the packages), and not at all when
+/// that install failed (`false`): its error is the one to read.
 pub fn prefetch(
     sh: &Shell,
     paths: &Paths,
     spec: &SourceSpec,
-    apt_done: impl FnOnce(),
+    apt_done: impl FnOnce() -> bool,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    apt_done();
-    std::fs::create_dir_all(&paths.cache)?;
-    let lock = std::fs::File::create(paths.cache.join("kernel.lock"))?;
-    if lock.try_lock().is_err() {
+    if !apt_done() {
         return Ok(());
+    }
+    std::fs::create_dir_all(&paths.cache)
+        .with_context(|| format!("creating {}", paths.cache.display()))?;
+    let lock_path = paths.cache.join("kernel.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        // Another klab process is building: it unpacks what it needs itself.
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(()),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", lock_path.display()))
+        }
     }
     let tarball = fetch_tarball(sh, paths, spec, reporter)?;
     let spare = spare_tree(paths, spec);
@@ -227,6 +268,98 @@ mod tests {
         );
     }
 
+    fn paths_with_cache(cache: &Path) -> Paths {
+        let mut paths = Paths::discover(None).unwrap();
+        paths.cache = cache.to_path_buf();
+        paths
+    }
+
+    fn spec() -> SourceSpec {
+        SourceSpec {
+            package: "linux-source-9.9".into(),
+            version: "9.9.1-1~deb12u1".into(),
+            tarball: "usr/src/linux-source-9.9.tar.xz".into(),
+            bindgen: "0.73.2".into(),
+        }
+    }
+
+    #[test]
+    fn a_build_takes_the_spare_tree_once_and_then_unpacks_the_tarball() {
+        let cache = tempfile::tempdir().unwrap();
+        let (paths, spec, sh) = (
+            paths_with_cache(cache.path()),
+            spec(),
+            Shell::new().unwrap(),
+        );
+        let spare = spare_tree(&paths, &spec);
+        std::fs::create_dir_all(&spare).unwrap();
+        std::fs::write(spare.join("Makefile"), "spare\n").unwrap();
+        assert!(
+            !worth_prefetching(&paths, &spec, Profile::Lean),
+            "a spare is waiting"
+        );
+        let reporter = crate::events::Recorder::default();
+        let tree = cache.path().join("kernel/a/linux");
+        unpack_into(&sh, &paths, &spec, &tree, &reporter).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(tree.join("Makefile")).unwrap(),
+            "spare\n"
+        );
+        assert!(!spare.exists(), "taken by a rename, not copied");
+        assert!(worth_prefetching(&paths, &spec, Profile::Lean));
+
+        // The next build unpacks the (already downloaded) tarball.
+        let src = cache.path().join("src/linux-source-9.9");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("Makefile"), "tarball\n").unwrap();
+        let tarball = package_dir(&paths, &spec).join(&spec.tarball);
+        std::fs::create_dir_all(tarball.parent().unwrap()).unwrap();
+        let from = cache.path().join("src");
+        cmd!(sh, "tar -cJf {tarball} -C {from} linux-source-9.9")
+            .run()
+            .unwrap();
+        let tree = cache.path().join("kernel/b/linux");
+        unpack_into(&sh, &paths, &spec, &tree, &reporter).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(tree.join("Makefile")).unwrap(),
+            "tarball\n"
+        );
+    }
+
+    #[test]
+    fn a_prefetch_after_a_failed_package_install_does_nothing() {
+        let cache = tempfile::tempdir().unwrap();
+        let (paths, spec, sh) = (
+            paths_with_cache(cache.path()),
+            spec(),
+            Shell::new().unwrap(),
+        );
+        let reporter = crate::events::Recorder::default();
+        prefetch(&sh, &paths, &spec, || false, &reporter).unwrap();
+        assert!(
+            !paths.cache.join("downloads").exists(),
+            "nothing downloaded"
+        );
+    }
+
+    #[test]
+    fn a_prefetch_while_another_process_holds_the_lock_leaves_the_work_to_it() {
+        let cache = tempfile::tempdir().unwrap();
+        let (paths, spec, sh) = (
+            paths_with_cache(cache.path()),
+            spec(),
+            Shell::new().unwrap(),
+        );
+        let held = std::fs::File::create(cache.path().join("kernel.lock")).unwrap();
+        held.lock().unwrap();
+        let reporter = crate::events::Recorder::default();
+        prefetch(&sh, &paths, &spec, || true, &reporter).unwrap();
+        assert!(
+            !paths.cache.join("downloads").exists(),
+            "nothing downloaded"
+        );
+    }
+
     #[test]
     fn a_tarball_unpacks_as_the_tree_and_leaves_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
@@ -240,11 +373,20 @@ mod tests {
             .run()
             .unwrap();
         let into = dir.path().join("cache/linux");
+        let leftover = dir
+            .path()
+            .join("cache")
+            .join(format!("{SCRATCH_PREFIX}interrupted"));
+        std::fs::create_dir_all(&leftover).unwrap();
         unpack_tarball(&sh, &tarball, &into).unwrap();
         assert!(into.join("Makefile").is_file());
         let left: Vec<_> = std::fs::read_dir(dir.path().join("cache"))
             .unwrap()
             .collect();
-        assert_eq!(left.len(), 1, "no scratch folder left beside the tree");
+        assert_eq!(
+            left.len(),
+            1,
+            "no scratch folder (this run's or an interrupted one's) left beside the tree"
+        );
     }
 }

@@ -25,14 +25,32 @@ struct Timed {
     event: Event,
 }
 
-/// Runs the README's first command on a fresh-machine setup in a scratch folder and prints
-/// where the time went. `--fresh` is long (minutes: it builds a kernel) and wants an idle
-/// machine; the scratch folder (a few GB) is removed at the end.
+/// What in the environment would change what is measured: a kernel tree or profile given
+/// (no kernel build), another boot mode or accelerator, a compiler wrapper or flags (not a
+/// fresh compile).
+const SKEWING_ENV: &[&str] = &[
+    "LABS",
+    "KLAB_KERNEL_TREE",
+    "KLAB_KERNEL_PROFILE",
+    "KLAB_BOOT",
+    "KLAB_ACCEL",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+];
+
+/// Runs the README's first command on a fresh-machine setup in a scratch folder under
+/// `target/klab` (on disk, as a clone's would be; a few GB) and prints where the time went.
+/// `--fresh` is long (minutes: it builds a kernel) and wants an idle machine. The scratch
+/// folder is removed when the command passed, kept (and named) when it failed.
 pub fn fresh(ws: &Workspace) -> Result<()> {
+    std::fs::create_dir_all(&ws.paths.out)?;
+    remove_earlier_scratch(&ws.paths.out);
     let scratch = tempfile::Builder::new()
-        .prefix("klab-bench-fresh-")
-        .tempdir()
-        .context("creating a scratch folder")?;
+        .prefix(SCRATCH_PREFIX)
+        .tempdir_in(&ws.paths.out)
+        .with_context(|| format!("creating a scratch folder in {}", ws.paths.out.display()))?;
     let dir = scratch.path();
     let cargo_home = dir.join("cargo-home");
     let path = path_without(
@@ -48,23 +66,26 @@ pub fn fresh(ws: &Workspace) -> Result<()> {
         dir.display()
     );
     let started = Instant::now();
-    let mut child = Command::new("cargo")
+    let mut command = Command::new("cargo");
+    command
         .args(["xtask", "--message-format", "json", "check", "--solution"])
         .current_dir(&ws.paths.root)
         .env("PATH", &path)
         .env("CARGO_HOME", &cargo_home)
         .env("CARGO_TARGET_DIR", dir.join("target"))
-        .env("KLAB_CACHE_DIR", dir.join("cache"))
-        .env_remove("LABS")
+        .env("KLAB_CACHE_DIR", dir.join("cache"));
+    for name in SKEWING_ENV {
+        command.env_remove(name);
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.join("stderr.log"))?)
+        .stderr(std::fs::File::create(dir.join("stderr.log")).context("creating the stderr log")?)
         .spawn()
         .context("starting cargo xtask check --solution")?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut events = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line?;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         let at = started.elapsed();
         if let Ok(event) = serde_json::from_str::<Event>(&line) {
             if let Event::StepFinished { what, .. } = &event {
@@ -73,20 +94,47 @@ pub fn fresh(ws: &Workspace) -> Result<()> {
             events.push(Timed { at, event });
         }
     }
-    let status = child.wait()?;
+    let status = child
+        .wait()
+        .context("waiting for cargo xtask check --solution")?;
     let total = started.elapsed();
-    if !status.success() && events.is_empty() {
-        let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(30).collect();
-        anyhow::bail!(
-            "cargo xtask check --solution failed before its first event ({status}):\n{}",
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
-    }
     for line in breakdown(&events, total, status.success()) {
         println!("{line}");
     }
-    Ok(())
+    if status.success() {
+        return Ok(());
+    }
+    let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(30).collect();
+    let kept = scratch.keep();
+    anyhow::bail!(
+        "cargo xtask check --solution failed ({status}); its stderr ends with:\n{}\nthe scratch folder is kept for a look: {} (remove it when done)",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        kept.display()
+    )
+}
+
+/// The scratch folders' name prefix.
+const SCRATCH_PREFIX: &str = "bench-fresh-";
+
+/// Removes the scratch folders earlier runs left (interrupted, or kept after a failure).
+fn remove_earlier_scratch(out: &Path) {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(SCRATCH_PREFIX)
+        {
+            eprintln!(
+                "removing an earlier run's scratch folder {}",
+                entry.path().display()
+            );
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// `path` with every folder holding `program` replaced by `shadow`: a folder of links to
