@@ -268,29 +268,45 @@ mod tests {
         );
     }
 
-    fn paths_with_cache(cache: &Path) -> Paths {
-        let mut paths = Paths::discover(None).unwrap();
-        paths.cache = cache.to_path_buf();
-        paths
+    /// An empty kernel cache (with the repository's other paths) and a made-up source spec.
+    struct Fixture {
+        cache: tempfile::TempDir,
+        paths: Paths,
+        spec: SourceSpec,
+        sh: Shell,
+        reporter: crate::events::Recorder,
     }
 
-    fn spec() -> SourceSpec {
-        SourceSpec {
-            package: "linux-source-9.9".into(),
-            version: "9.9.1-1~deb12u1".into(),
-            tarball: "usr/src/linux-source-9.9.tar.xz".into(),
-            bindgen: "0.73.2".into(),
+    impl Fixture {
+        fn new() -> Fixture {
+            let cache = tempfile::tempdir().unwrap();
+            let mut paths = Paths::discover(None).unwrap();
+            paths.cache = cache.path().to_path_buf();
+            let spec = SourceSpec {
+                package: "linux-source-9.9".into(),
+                version: "9.9.1-1~deb12u1".into(),
+                tarball: "usr/src/linux-source-9.9.tar.xz".into(),
+                bindgen: "0.73.2".into(),
+            };
+            Fixture {
+                cache,
+                paths,
+                spec,
+                sh: Shell::new().unwrap(),
+                reporter: crate::events::Recorder::default(),
+            }
         }
     }
 
     #[test]
     fn a_build_takes_the_spare_tree_once_and_then_unpacks_the_tarball() {
-        let cache = tempfile::tempdir().unwrap();
-        let (paths, spec, sh) = (
-            paths_with_cache(cache.path()),
-            spec(),
-            Shell::new().unwrap(),
-        );
+        let Fixture {
+            cache,
+            paths,
+            spec,
+            sh,
+            reporter,
+        } = Fixture::new();
         let spare = spare_tree(&paths, &spec);
         std::fs::create_dir_all(&spare).unwrap();
         std::fs::write(spare.join("Makefile"), "spare\n").unwrap();
@@ -298,7 +314,6 @@ mod tests {
             !worth_prefetching(&paths, &spec, Profile::Lean),
             "a spare is waiting"
         );
-        let reporter = crate::events::Recorder::default();
         let tree = cache.path().join("kernel/a/linux");
         unpack_into(&sh, &paths, &spec, &tree, &reporter).unwrap();
         assert_eq!(
@@ -328,13 +343,13 @@ mod tests {
 
     #[test]
     fn a_prefetch_after_a_failed_package_install_does_nothing() {
-        let cache = tempfile::tempdir().unwrap();
-        let (paths, spec, sh) = (
-            paths_with_cache(cache.path()),
-            spec(),
-            Shell::new().unwrap(),
-        );
-        let reporter = crate::events::Recorder::default();
+        let Fixture {
+            cache: _cache,
+            paths,
+            spec,
+            sh,
+            reporter,
+        } = Fixture::new();
         prefetch(&sh, &paths, &spec, || false, &reporter).unwrap();
         assert!(
             !paths.cache.join("downloads").exists(),
@@ -344,15 +359,15 @@ mod tests {
 
     #[test]
     fn a_prefetch_while_another_process_holds_the_lock_leaves_the_work_to_it() {
-        let cache = tempfile::tempdir().unwrap();
-        let (paths, spec, sh) = (
-            paths_with_cache(cache.path()),
-            spec(),
-            Shell::new().unwrap(),
-        );
+        let Fixture {
+            cache,
+            paths,
+            spec,
+            sh,
+            reporter,
+        } = Fixture::new();
         let held = std::fs::File::create(cache.path().join("kernel.lock")).unwrap();
         held.lock().unwrap();
-        let reporter = crate::events::Recorder::default();
         prefetch(&sh, &paths, &spec, || true, &reporter).unwrap();
         assert!(
             !paths.cache.join("downloads").exists(),

@@ -29,37 +29,28 @@ impl Workspace {
             StepKind::Build,
             format!("building {} task(s) from {}/", selected.len(), source.label),
         );
-        let sandbox = self.sandbox()?;
-        let paths = &self.paths;
-        let reporter = self.reporter();
-        // Tasks build in parallel (kbuild of one small module is mostly serial).
-        let workers = vec![(); pool::width(pool::cores(), selected.len())];
-        let results = pool::run(
-            workers,
-            &selected,
-            || false,
-            |_, _, sel| {
-                let started = std::time::Instant::now();
-                let built = build::build_task(&sandbox, paths, kernel, source, sel)
-                    .with_context(|| format!("building {}", sel.id()))?;
-                // The style of what built (a build error is what to fix first).
-                let style = match &built {
-                    Ok(task) => style_of(&sandbox, paths, kernel, source, sel, task),
-                    Err(_) => Vec::new(),
-                };
-                if let Ok(task) = &built {
-                    reporter.report(Event::TaskBuilt {
-                        task: sel.id(),
-                        how: task.how,
-                        elapsed_secs: started.elapsed().as_secs_f64(),
-                    });
-                }
-                Ok::<_, anyhow::Error>((built, style))
-            },
-        );
+        let (paths, reporter) = (&self.paths, self.reporter());
+        let results = self.build_each(&selected, |sandbox, sel| {
+            let started = std::time::Instant::now();
+            let built = build::build_task(sandbox, paths, kernel, source, sel)
+                .with_context(|| format!("building {}", sel.id()))?;
+            // The style of what built (a build error is what to fix first).
+            let style = match &built {
+                Ok(task) => style_of(sandbox, paths, kernel, source, sel, task),
+                Err(_) => Vec::new(),
+            };
+            if let Ok(task) = &built {
+                reporter.report(Event::TaskBuilt {
+                    task: sel.id(),
+                    how: task.how,
+                    elapsed_secs: started.elapsed().as_secs_f64(),
+                });
+            }
+            Ok((built, style))
+        })?;
         let mut out = Vec::new();
         for (sel, result) in selected.into_iter().zip(results) {
-            let (built, style) = result.expect("every task was built")?;
+            let (built, style) = result?;
             if let Err(output) = &built {
                 self.reporter().report(Event::BuildFailed {
                     task: sel.id(),
@@ -93,26 +84,35 @@ impl Workspace {
                 selected.len()
             ),
         );
-        let sandbox = self.sandbox()?;
         let paths = &self.paths;
-        let workers = vec![(); pool::width(pool::cores(), selected.len())];
-        let results = pool::run(
-            workers,
-            &selected,
-            || false,
-            |_, _, sel| {
-                build::build_task(&sandbox, paths, kernel, source, sel)
-                    .with_context(|| format!("building the skeleton of {}", sel.id()))
-            },
-        );
+        let results = self.build_each(&selected, |sandbox, sel| {
+            build::build_task(sandbox, paths, kernel, source, sel)
+                .with_context(|| format!("building the skeleton of {}", sel.id()))
+        })?;
         let mut unbuilt = Vec::new();
         for (sel, result) in selected.iter().zip(results) {
-            if result.expect("every task was built")?.is_err() {
+            if result?.is_err() {
                 unbuilt.push(sel.id());
             }
         }
         step.done();
         Ok(unbuilt)
+    }
+
+    /// `each` over every selected task on the worker pool, one worker per core (kbuild of one
+    /// small module is mostly serial), through this workspace's sandbox; results in order.
+    fn build_each<'s, T: Send>(
+        &self,
+        selected: &[Selected<'s>],
+        each: impl Fn(&Sandbox, &Selected<'s>) -> Result<T> + Sync,
+    ) -> Result<Vec<Result<T>>> {
+        let sandbox = self.sandbox()?;
+        let workers = vec![(); pool::width(pool::cores(), selected.len())];
+        let results = pool::run(workers, selected, || false, |_, _, sel| each(&sandbox, sel));
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every task was built"))
+            .collect())
     }
 }
 
