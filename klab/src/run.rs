@@ -10,3 +10,5 @@ pub mod workspace;
 pub use workspace::{Workspace, WorkspaceOptions};
 pub mod pipeline;
 pub mod pool;
+pub mod runner;
+pub mod streamed;

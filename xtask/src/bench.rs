@@ -143,7 +143,7 @@ fn table(ws: &Workspace) -> Result<()> {
         "selection", "VM", "build", "copy", "start", "test", "total"
     );
     for r in &rows {
-        let total = r.build + r.copy + r.start + r.test;
+        let total = r.wall;
         println!(
             "{:<34} {:<7} {:>7} {:>7} {:>7} {:>7} {:>7}  {}/{}",
             r.name,

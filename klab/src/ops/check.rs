@@ -8,8 +8,7 @@ use anyhow::Result;
 
 use crate::events::Event;
 use crate::judge::verdict::TaskVerdict;
-use crate::run::pipeline::Start;
-use crate::run::tasks::{SnapshotMode, VmPolicy};
+use crate::run::tasks::SnapshotMode;
 use crate::run::Workspace;
 
 /// What to check.
@@ -34,8 +33,9 @@ pub fn check(ws: &Workspace, options: &CheckOptions) -> Result<bool> {
     let source = ws.source(options.solution);
     let runs_dir = ws.paths.work.join("runs").join(&source.label);
     let what = source.label.to_string();
-    let mut staged = ws.stage(&kernel, source, selected.clone(), Start::Overlapped)?;
-    let verdicts = staged.run(ws, options.mode, VmPolicy::Reuse)?;
+    let verdicts = ws
+        .build_and_run(&kernel, source, selected.clone(), options.mode)?
+        .verdicts;
     if options.html {
         let grade = page::self_check(&what, &selected, &verdicts, &runs_dir)?;
         let path = page::write(&grade, &runs_dir)?;

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use crate::build::sandbox::Sandbox;
 use crate::build::style::{self, Finding};
-use crate::build::{self, BuiltTask, SourceRoot};
-use crate::events::{Event, Step, StepKind};
+use crate::build::{self, BuildOutcome, BuiltTask, SourceRoot};
+use crate::events::{Event, Reporter, Step, StepKind};
 use crate::kernel::KernelTree;
 use crate::lab::selection::Selected;
 use crate::paths::Paths;
@@ -24,42 +24,19 @@ impl Workspace {
         source: &SourceRoot,
         selected: Vec<Selected<'a>>,
     ) -> Result<Vec<Prepared<'a>>> {
-        let step = Step::start(
-            self.reporter(),
-            StepKind::Build,
-            format!("building {} task(s) from {}/", selected.len(), source.label),
-        );
+        let step = building(self.reporter(), &selected, source);
+        let sandbox = self.sandbox()?;
         let (paths, reporter) = (&self.paths, self.reporter());
-        let results = self.build_each(&selected, |sandbox, sel| {
-            let started = std::time::Instant::now();
-            let built = build::build_task(sandbox, paths, kernel, source, sel)
-                .with_context(|| format!("building {}", sel.id()))?;
-            // The style of what built (a build error is what to fix first).
-            let style = match &built {
-                Ok(task) => style_of(sandbox, paths, kernel, source, sel, task),
-                Err(_) => Vec::new(),
-            };
-            if let Ok(task) = &built {
-                reporter.report(Event::TaskBuilt {
-                    task: sel.id(),
-                    how: task.how,
-                    elapsed_secs: started.elapsed().as_secs_f64(),
-                });
-            }
-            Ok((built, style))
-        })?;
+        let results = build_each(
+            &sandbox,
+            &selected,
+            || false,
+            |sandbox, _, sel| build_checked(sandbox, paths, reporter, kernel, source, sel),
+        );
         let mut out = Vec::new();
         for (sel, result) in selected.into_iter().zip(results) {
-            let (built, style) = result?;
-            if let Err(output) = &built {
-                self.reporter().report(Event::BuildFailed {
-                    task: sel.id(),
-                    output: output.clone(),
-                });
-            }
-            let mut prepared = Prepared::new(sel, built);
-            prepared.style = style;
-            out.push(prepared);
+            let result = result.expect("every task was built");
+            out.push(prepared(self.reporter(), sel, result?));
         }
         step.done();
         Ok(out)
@@ -84,36 +61,97 @@ impl Workspace {
                 selected.len()
             ),
         );
-        let paths = &self.paths;
-        let results = self.build_each(&selected, |sandbox, sel| {
-            build::build_task(sandbox, paths, kernel, source, sel)
-                .with_context(|| format!("building the skeleton of {}", sel.id()))
-        })?;
+        let (sandbox, paths) = (self.sandbox()?, &self.paths);
+        let results = build_each(
+            &sandbox,
+            &selected,
+            || false,
+            |sandbox, _, sel| {
+                build::build_task(sandbox, paths, kernel, source, sel)
+                    .with_context(|| format!("building the skeleton of {}", sel.id()))
+            },
+        );
         let mut unbuilt = Vec::new();
         for (sel, result) in selected.iter().zip(results) {
-            if result?.is_err() {
+            if result.expect("every task was built")?.is_err() {
                 unbuilt.push(sel.id());
             }
         }
         step.done();
         Ok(unbuilt)
     }
+}
 
-    /// `each` over every selected task on the worker pool, one worker per core (kbuild of one
-    /// small module is mostly serial), through this workspace's sandbox; results in order.
-    fn build_each<'s, T: Send>(
-        &self,
-        selected: &[Selected<'s>],
-        each: impl Fn(&Sandbox, &Selected<'s>) -> Result<T> + Sync,
-    ) -> Result<Vec<Result<T>>> {
-        let sandbox = self.sandbox()?;
-        let workers = vec![(); pool::width(pool::cores(), selected.len())];
-        let results = pool::run(workers, selected, || false, |_, _, sel| each(&sandbox, sel));
-        Ok(results
-            .into_iter()
-            .map(|r| r.expect("every task was built"))
-            .collect())
+/// The step of building the selected tasks (`check`'s, with their style).
+pub(crate) fn building<'r>(
+    reporter: &'r dyn Reporter,
+    selected: &[Selected],
+    source: &SourceRoot,
+) -> Step<'r> {
+    let what = format!("building {} task(s) from {}/", selected.len(), source.label);
+    Step::start(reporter, StepKind::Build, what)
+}
+
+/// A task's build and the style of what built: what `check` shows with its verdict.
+pub(crate) type Checked = (BuildOutcome, Vec<Finding>);
+
+/// Builds one selected task and finds its style (a build error is what to fix first, so a
+/// task that did not build has none); reports how it was built.
+pub(crate) fn build_checked(
+    sandbox: &Sandbox,
+    paths: &Paths,
+    reporter: &dyn Reporter,
+    kernel: &KernelTree,
+    source: &SourceRoot,
+    sel: &Selected,
+) -> Result<Checked> {
+    let started = std::time::Instant::now();
+    let built = build::build_task(sandbox, paths, kernel, source, sel)
+        .with_context(|| format!("building {}", sel.id()))?;
+    let style = match &built {
+        Ok(task) => style_of(sandbox, paths, kernel, source, sel, task),
+        Err(_) => Vec::new(),
+    };
+    if let Ok(task) = &built {
+        reporter.report(Event::TaskBuilt {
+            task: sel.id(),
+            how: task.how,
+            elapsed_secs: started.elapsed().as_secs_f64(),
+        });
     }
+    Ok((built, style))
+}
+
+/// A built task ready to run; a failed build is reported (`BuildFailed`, with the compiler's
+/// output) and becomes its verdict.
+pub(crate) fn prepared<'a>(
+    reporter: &dyn Reporter,
+    sel: Selected<'a>,
+    checked: Checked,
+) -> Prepared<'a> {
+    let (built, style) = checked;
+    if let Err(output) = &built {
+        reporter.report(Event::BuildFailed {
+            task: sel.id(),
+            output: output.clone(),
+        });
+    }
+    let mut prepared = Prepared::new(sel, built);
+    prepared.style = style;
+    prepared
+}
+
+/// `each(sandbox, index, task)` over every selected task on the worker pool, one worker per
+/// core (kbuild of one small module is mostly serial); results in order. Tasks not started
+/// when `stop()` says so get `None`.
+pub(crate) fn build_each<'s, T: Send>(
+    sandbox: &Sandbox,
+    selected: &[Selected<'s>],
+    stop: impl Fn() -> bool + Sync,
+    each: impl Fn(&Sandbox, usize, &Selected<'s>) -> Result<T> + Sync,
+) -> Vec<Option<Result<T>>> {
+    let workers = vec![(); pool::width(pool::cores(), selected.len())];
+    pool::run(workers, selected, stop, |_, i, sel| each(sandbox, i, sel))
 }
 
 /// The compilers' warnings from building `task`, then checkpatch and rustfmt over the

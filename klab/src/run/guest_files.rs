@@ -58,7 +58,7 @@ impl Workspace {
     }
 
     /// The base archive (busybox, rootfs/, guest tools), built on first use.
-    fn base(&self) -> Result<Arc<Vec<u8>>> {
+    pub(crate) fn base(&self) -> Result<Arc<Vec<u8>>> {
         let mut cached = self.base_archive.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(base) = cached.as_ref() {
             return Ok(base.clone());

@@ -1,13 +1,13 @@
 //! The pipeline, written once: selected tasks → builds → the guest image → how VMs start →
-//! task runs. `check`, `bless`, `grade`, `stress`, `boot`, `kernel doctests` and `bench` all
-//! go through [`Workspace::stage`] (and [`Staged::run`] when they run the tasks' tests).
+//! task runs. `bless`, `grade`, `stress`, `boot`, `kernel doctests` and `bench` go through
+//! [`Workspace::stage`] (and [`Staged::run`] when they run the tasks' tests); `check` streams
+//! its builds into the run instead ([`Workspace::build_and_run`], in `streamed`).
 
 use anyhow::Result;
 
 use crate::build::SourceRoot;
-use std::time::Instant;
 
-use crate::events::{Event, Step, StepKind};
+use crate::events::{Step, StepKind};
 use crate::judge::verdict::TaskVerdict;
 use crate::kernel::KernelTree;
 use crate::lab::params::Values;
@@ -15,17 +15,14 @@ use crate::lab::selection::Selected;
 use crate::run::guest_files::GuestFiles;
 use crate::run::tasks::{self, Prepared, RunOptions, SnapshotMode, VmPolicy};
 use crate::run::Workspace;
-use crate::vm::launch::{Early, Launch};
-use crate::vm::session::VmSession;
+use crate::vm::launch::Launch;
 
 /// How a run's VMs start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
-    /// Resumed from the saved guest (made on first use), else booted.
+    /// Resumed from the saved guest (made on first use), else booted. (`check` streams its
+    /// builds into the run instead: [`Workspace::build_and_run`].)
     Harness,
-    /// As `Harness`, and the first VM starts resuming while the tasks build (`check`: the two
-    /// overlap).
-    Overlapped,
     /// Booted, the lab's files in the initramfs: a person's VM (a saved guest has no console
     /// shell) or one with its own kernel command line (KUnit).
     Booted,
@@ -37,8 +34,6 @@ pub struct Staged<'a> {
     pub tasks: Vec<Prepared<'a>>,
     pub files: GuestFiles,
     pub launch: Launch,
-    /// The VM resumed while building (`Start::Overlapped`), used first.
-    first: Option<VmSession>,
 }
 
 impl Workspace {
@@ -51,22 +46,9 @@ impl Workspace {
         selected: Vec<Selected<'a>>,
         start: Start,
     ) -> Result<Staged<'a>> {
-        let early = match start {
-            Start::Overlapped => self.resume_early(kernel, &source),
-            Start::Harness | Start::Booted => None,
-        };
-        let built = self
-            .build_all(kernel, &source, selected)
-            .and_then(|tasks| Ok((self.copy(&source, &tasks)?, tasks)));
-        match built {
-            Ok((files, tasks)) => self.staged(kernel, source, tasks, files, start, early),
-            Err(e) => {
-                if let Some(early) = early {
-                    early.cancel();
-                }
-                Err(e)
-            }
-        }
+        let tasks = self.build_all(kernel, &source, selected)?;
+        let files = self.copy(&source, &tasks)?;
+        Ok(self.staged(kernel, source, tasks, files, start))
     }
 
     /// [`Workspace::stage`] for tasks built elsewhere (`grade`'s build room): their guest
@@ -79,7 +61,7 @@ impl Workspace {
         start: Start,
     ) -> Result<Staged<'a>> {
         let files = self.copy(&source, &tasks)?;
-        self.staged(kernel, source, tasks, files, start, None)
+        Ok(self.staged(kernel, source, tasks, files, start))
     }
 
     fn staged<'a>(
@@ -89,27 +71,17 @@ impl Workspace {
         tasks: Vec<Prepared<'a>>,
         files: GuestFiles,
         start: Start,
-        early: Option<Early>,
-    ) -> Result<Staged<'a>> {
+    ) -> Staged<'a> {
         let launch = match start {
             Start::Booted => self.boot_only(kernel, &files),
-            Start::Harness | Start::Overlapped => self.launch(kernel, &files),
+            Start::Harness => self.launch(kernel, &files),
         };
-        let waited = Instant::now();
-        let first = early.and_then(Early::finish);
-        if first.is_some() {
-            self.reporter().report(Event::VmStarted {
-                resumed: true,
-                elapsed_secs: waited.elapsed().as_secs_f64(),
-            });
-        }
-        Ok(Staged {
+        Staged {
             source,
             tasks,
             files,
             launch,
-            first,
-        })
+        }
     }
 }
 
@@ -154,7 +126,7 @@ impl Staged<'_> {
             &self.launch,
             &self.tasks,
             RunOptions { mode, policy },
-            self.first.take(),
+            None,
         )?;
         step.done();
         Ok(verdicts)

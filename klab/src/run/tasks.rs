@@ -5,7 +5,7 @@
 //! a fresh one, so one broken task never hides the results of the others. Under
 //! [`VmPolicy::FreshPerTask`] (`grade`) every task gets a fresh VM.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::judge::normalize::Normalizer;
 use crate::judge::record::Record;
@@ -21,10 +21,11 @@ use anyhow::Result;
 
 use crate::build::sandbox::Sandbox;
 use crate::build::SourceRoot;
-use crate::events::{Event, Reporter, VerdictEvent};
+use crate::events::Reporter;
 use crate::kernel::profile::Profile;
 use crate::paths::Paths;
-use crate::vm::launch::{Launch, Started};
+use crate::run::runner::Runner;
+use crate::vm::launch::Launch;
 
 /// What to do with a run's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,9 +94,9 @@ impl Prepared<'_> {
 }
 
 /// Runs the built tasks in order, in VMs started by `launch` (restored from the saved guest
-/// or booted). Under [`VmPolicy::Reuse`] a VM serves consecutive tasks until one faults or
-/// times out; the next task then gets a fresh VM, started from the same clean state. Under
-/// [`VmPolicy::FreshPerTask`] each task's VM is stopped after it.
+/// or booted), as a [`Runner`] does: under [`VmPolicy::Reuse`] a VM serves consecutive tasks
+/// until one faults or times out; the next task then gets a fresh VM, started from the same
+/// clean state. Under [`VmPolicy::FreshPerTask`] each task's VM is stopped after it.
 ///
 /// `first`: a VM already started for this run (in `runs/<label>/vm-1`), used first. Only
 /// this run's own folder, `runs/<label>`, is emptied first.
@@ -110,111 +111,13 @@ pub fn run_tasks(
     how: RunOptions,
     first: Option<VmSession>,
 ) -> Result<Vec<TaskVerdict>> {
-    let RunOptions { mode, policy } = how;
-    let report = |paths: &Paths, v: &TaskVerdict| {
-        reporter.report(Event::Verdict(VerdictEvent::of(v, |p| paths.show(p))));
-    };
-    let runs_dir = paths.work.join("runs").join(&source.label);
-    if first.is_none() {
-        let _ = std::fs::remove_dir_all(&runs_dir);
-    }
-    let mut verdicts = Vec::new();
-    let mut vm_count = usize::from(first.is_some());
-    let mut session: Option<VmSession> = first;
-    for prepared in tasks {
-        let id = prepared.sel.id();
-        let start = Instant::now();
-        let built = match &prepared.built {
-            Ok(built) => built,
-            Err(message) => {
-                let verdict = TaskVerdict::early(
-                    id,
-                    Outcome::BuildFailed {
-                        message: message.clone(),
-                    },
-                );
-                report(paths, &verdict);
-                verdicts.push(verdict);
-                continue;
-            }
-        };
-        if crate::run::interrupt::requested() {
-            let message = "interrupted (Ctrl-C) before this task ran".into();
-            let verdict = TaskVerdict::early(id, Outcome::VmError { message });
-            report(paths, &verdict);
-            verdicts.push(verdict);
-            continue;
-        }
-        if let Some(dead) = session.take_if(|s| !s.is_alive()) {
-            retire(reporter, dead);
-        }
-        if session.is_none() {
-            vm_count += 1;
-            let run_dir = runs_dir.join(format!("vm-{vm_count}"));
-            let starting = Instant::now();
-            match launch.start(&run_dir, BOOT_TIMEOUT, reporter) {
-                Ok((s, how)) => {
-                    reporter.report(Event::VmStarted {
-                        resumed: how == Started::Restored,
-                        elapsed_secs: starting.elapsed().as_secs_f64(),
-                    });
-                    session = Some(s);
-                }
-                Err(e) => {
-                    let verdict = TaskVerdict {
-                        id,
-                        outcome: outcome_of_session_error(e, "booting the VM"),
-                        duration: start.elapsed(),
-                        warnings: prepared.warnings(),
-                        console_log: Some(run_dir.join("console.log")),
-                        record: None,
-                    };
-                    report(paths, &verdict);
-                    verdicts.push(verdict);
-                    continue;
-                }
-            }
-        }
-        let vm = session.as_mut().expect("a live session");
-        let mut verdict = run_one(vm, &prepared.sel, &prepared.params, mode, launch.profile);
-        if let Outcome::Fault(fault) = &mut verdict.outcome {
-            let shown = paths.show(
-                &source
-                    .dir
-                    .join(&prepared.sel.lab.name)
-                    .join(&prepared.sel.task.name),
-            );
-            // A Rust panic names the file rustc compiled: the student's, in the stage.
-            for line in &mut fault.excerpt {
-                *line = crate::build::kbuild::rewrite_paths(line, &built.built_at, &shown);
-            }
-            if let Some(mut resolver) =
-                crate::build::symbols::Resolver::new(sandbox, &built.files, &built.built_at, shown)
-            {
-                crate::judge::symbolize::annotate(&mut fault.excerpt, |f| resolver.place(f));
-            }
-        }
-        verdict.duration = start.elapsed();
-        verdict.warnings.splice(0..0, prepared.warnings());
-        report(paths, &verdict);
-        verdicts.push(verdict);
-        // FreshPerTask: the VM's state is thrown away, no clean power-off to wait for.
-        if let Some(mut s) = session.take_if(|_| policy == VmPolicy::FreshPerTask) {
-            s.kill();
-            retire(reporter, s);
-        }
-    }
-    session.into_iter().for_each(|s| retire(reporter, s));
+    let mut runner = Runner::new(paths, sandbox, reporter, source, launch, how, first);
+    let verdicts = tasks.iter().map(|p| runner.run(p)).collect();
+    runner.finish();
     Ok(verdicts)
 }
 
-/// Stops a VM of the run (powered off if still running) and reports its peak memory.
-fn retire(reporter: &dyn Reporter, vm: VmSession) {
-    let peak_rss_kb = vm.shutdown();
-    reporter.report(Event::VmStopped { peak_rss_kb });
-}
-
-fn outcome_of_session_error(e: SessionError, during: &str) -> Outcome {
+pub(crate) fn outcome_of_session_error(e: SessionError, during: &str) -> Outcome {
     match e {
         SessionError::Died {
             fault: Some(fault), ..

@@ -126,7 +126,7 @@ fn restore(fast: &Restore, run_dir: &Path, timeout: Duration) -> Result<VmSessio
 }
 
 /// Unpacks the lab disk into the resumed guest's `/lab`.
-fn load_lab(vm: &mut VmSession) -> Result<(), SessionError> {
+pub fn load_lab(vm: &mut VmSession) -> Result<(), SessionError> {
     vm.run_checked("klab-load-lab", Duration::from_secs(15))
         .map(|_| ())
 }
