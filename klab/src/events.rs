@@ -79,7 +79,8 @@ pub enum Event {
         elapsed_secs: f64,
     },
     /// A VM is ready for tasks: resumed from the saved guest, or booted; how long that took
-    /// (for the first VM of `check`, the wait left after the build).
+    /// (for the first VM of `check`, resumed while the first tasks build: the wait left once
+    /// its first task is built).
     VmStarted {
         resumed: bool,
         elapsed_secs: f64,

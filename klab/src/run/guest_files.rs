@@ -69,9 +69,10 @@ impl Workspace {
         Ok(base)
     }
 
-    /// Starts resuming the saved guest for `source`'s run now, so that it is ready when the
-    /// tasks are built (the lab disk is written after the build). `None` if the fast path is
-    /// off or unavailable; the run then starts its VMs the usual way.
+    /// Starts resuming the saved guest for `source`'s run now (making it first, on first
+    /// use), so that it is ready when the first task is built (the lab disk is written then).
+    /// `None` if the fast path is off or unavailable; the run then starts its VMs the usual
+    /// way.
     pub fn resume_early(&self, kernel: &KernelTree, source: &SourceRoot) -> Option<launch::Early> {
         if !launch::fast_path_wanted() {
             return None;

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::build::SourceRoot;
 
-use crate::events::{Step, StepKind};
+use crate::events::{Reporter, Step, StepKind};
 use crate::judge::verdict::TaskVerdict;
 use crate::kernel::KernelTree;
 use crate::lab::params::Values;
@@ -103,20 +103,7 @@ impl Staged<'_> {
         mode: SnapshotMode,
         policy: VmPolicy,
     ) -> Result<Vec<TaskVerdict>> {
-        let step = Step::start(
-            ws.reporter(),
-            StepKind::Run,
-            format!(
-                "running {} task(s) in the VM ({}, {})",
-                self.tasks.len(),
-                self.launch.cold.accel.name(),
-                if self.launch.fast.is_some() {
-                    "resumed from the saved guest"
-                } else {
-                    "booted"
-                }
-            ),
-        );
+        let step = running(ws.reporter(), self.tasks.len(), &self.launch, "");
         let sandbox = ws.sandbox()?;
         let verdicts = tasks::run_tasks(
             &ws.paths,
@@ -126,9 +113,25 @@ impl Staged<'_> {
             &self.launch,
             &self.tasks,
             RunOptions { mode, policy },
-            None,
         )?;
         step.done();
         Ok(verdicts)
     }
+}
+
+/// The step of running `count` tasks in VMs started by `launch`; `how` ends its line.
+pub(crate) fn running<'r>(
+    reporter: &'r dyn Reporter,
+    count: usize,
+    launch: &Launch,
+    how: &str,
+) -> Step<'r> {
+    let start = if launch.fast.is_some() {
+        "resumed from the saved guest"
+    } else {
+        "booted"
+    };
+    let accel = launch.cold.accel.name();
+    let what = format!("running {count} task(s) in the VM ({accel}, {start}){how}");
+    Step::start(reporter, StepKind::Run, what)
 }

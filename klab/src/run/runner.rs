@@ -13,6 +13,7 @@ use crate::build::sandbox::Sandbox;
 use crate::build::SourceRoot;
 use crate::events::{Event, Reporter, VerdictEvent};
 use crate::judge::verdict::{Outcome, TaskVerdict};
+use crate::lab::selection::Selected;
 use crate::paths::Paths;
 use crate::run::tasks::{outcome_of_session_error, run_one, Prepared, RunOptions, VmPolicy};
 use crate::vm::launch::{self, Launch, Started};
@@ -65,10 +66,7 @@ impl<'r> Runner<'r> {
     /// the verdict and returns it.
     pub fn run(&mut self, prepared: &Prepared) -> TaskVerdict {
         let verdict = self.verdict_of(prepared);
-        self.reporter
-            .report(Event::Verdict(VerdictEvent::of(&verdict, |p| {
-                self.paths.show(p)
-            })));
+        self.report(&verdict);
         // FreshPerTask: the VM's state is thrown away, no clean power-off to wait for.
         if let Some(mut s) = self
             .session
@@ -78,6 +76,19 @@ impl<'r> Runner<'r> {
             retire(self.reporter, s);
         }
         verdict
+    }
+
+    /// The verdict of a task whose build never started: the run was interrupted (Ctrl-C).
+    pub fn not_built(&self, sel: &Selected) -> TaskVerdict {
+        let message = "interrupted (Ctrl-C) before this task was built".into();
+        let verdict = TaskVerdict::early(sel.id(), Outcome::VmError { message });
+        self.report(&verdict);
+        verdict
+    }
+
+    fn report(&self, verdict: &TaskVerdict) {
+        let event = VerdictEvent::of(verdict, |p| self.paths.show(p));
+        self.reporter.report(Event::Verdict(event));
     }
 
     /// The lab disk was rewritten with more tasks' files: the live VM unpacks it into `/lab`.

@@ -1,7 +1,7 @@
 //! `check`'s pipeline with the builds streamed into the run: each task runs as soon as it
-//! (and every task before it) is built, in the VM resumed while the first ones build, instead
-//! of after the last build. The builds go on, on the worker pool, while the VM runs tests;
-//! verdicts still come in task order.
+//! (and every task before it) is built, in the VM resumed (the saved guest made, on first
+//! use) while the first ones build, instead of after the last build. The builds go on, on
+//! the worker pool, while the VM runs tests; verdicts still come in task order.
 //!
 //! The lab's files reach the VM in batches. Before a task whose files the VM has not loaded,
 //! the lab disk is rewritten with every task built by then from that task on, and the VM
@@ -10,29 +10,29 @@
 //! built so far; once the run boots instead of resuming, it waits for the last build so that
 //! a booted VM holds every task.
 //!
-//! Without a saved guest to resume (`KLAB_BOOT=cold`, no virtio disk), the run waits for
-//! every build, as [`Workspace::stage`] does.
+//! Without the fast path (`KLAB_BOOT=cold`) or tasks, it is [`Workspace::stage`], then run.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use crate::build::SourceRoot;
-use crate::events::{Event, Reporter, Step, StepKind};
+use crate::events::Event;
 use crate::guest::rootfs;
 use crate::judge::verdict::TaskVerdict;
 use crate::kernel::KernelTree;
 use crate::lab::selection::Selected;
-use crate::run::builds::{build_checked, build_each, building, prepared, Checked};
+use crate::run::arrivals::Arrivals;
+use crate::run::builds::{build_checked, build_each, building};
 use crate::run::guest_files::GuestFiles;
-use crate::run::pipeline::Start;
+use crate::run::pipeline::{running, Start};
 use crate::run::runner::Runner;
-use crate::run::tasks::{run_tasks, Prepared, RunOptions, SnapshotMode, VmPolicy};
+use crate::run::tasks::{Prepared, RunOptions, SnapshotMode, VmPolicy};
 use crate::run::Workspace;
 use crate::vm::launch::{self, Early};
+use crate::vm::session::VmSession;
 
 /// What a streamed run did.
 pub struct Ran<'a> {
@@ -74,14 +74,15 @@ impl Workspace {
             let (sandbox, source_ref, selected_ref, over_ref) =
                 (&sandbox, &source, &selected, &over);
             scope.spawn(move || {
-                let stop = || over_ref.load(Ordering::SeqCst);
+                let stop = || over_ref.load(Ordering::SeqCst) || crate::run::interrupt::requested();
                 build_each(sandbox, selected_ref, stop, |sandbox, i, sel| {
                     let checked = build_checked(sandbox, paths, reporter, kernel, source_ref, sel);
                     let _ = sent.send((i, checked));
                     Ok(())
                 });
+                building.done();
             });
-            let mut arrivals = Arrivals::new(arriving, &selected, reporter, Some(building));
+            let mut arrivals = Arrivals::new(arriving, &selected, reporter);
             let ran = self.run_as_built(kernel, &source, &mut arrivals, mode);
             over.store(true, Ordering::SeqCst);
             ran.map(|(verdicts, resumed)| Ran {
@@ -102,64 +103,41 @@ impl Workspace {
     ) -> Result<(Vec<TaskVerdict>, bool)> {
         let total = arrivals.selected.len();
         let sandbox = self.sandbox()?;
+        // Made (the saved guest, on first use) and resumed while the first tasks build.
+        let mut early = Unused(self.resume_early(kernel, source));
+        // The first batch: through the first task that built (a VM has nothing to run before
+        // it), and whatever else has arrived by then.
+        let mut first_built = None;
+        if early.0.is_some() {
+            for i in 0..total {
+                if !arrivals.wait_for(i)? {
+                    break;
+                }
+                if arrivals.tasks[i].built.is_ok() {
+                    first_built = Some(i);
+                    break;
+                }
+            }
+        }
+        arrivals.take_ready();
+        let files = self.write_batch(source, &arrivals.tasks, 0)?;
+        let launch = self.launch(kernel, &files);
+        // A lab too big for the disk boots (the disk may still hold an older run's files).
+        let first = match (first_built, &files.lab_disk, early.0.take()) {
+            (Some(_), Some(_), Some(vm)) => self.finish_early(vm),
+            (_, _, unused) => {
+                if let Some(vm) = unused {
+                    vm.cancel();
+                }
+                None
+            }
+        };
+        let resumed = launch.fast.is_some();
+        let step = running(self.reporter(), total, &launch, " as they are built");
         let how = RunOptions {
             mode,
             policy: VmPolicy::Reuse,
         };
-        // Made (saved guest on first use) and resumed while the first tasks build.
-        let early = self.resume_early(kernel, source);
-        let Some(early) = early else {
-            arrivals.wait_for(total - 1)?;
-            let files = self.copy(source, &arrivals.tasks)?;
-            let launch = self.launch(kernel, &files);
-            let resumed = launch.fast.is_some();
-            let (paths, reporter) = (&self.paths, self.reporter());
-            let verdicts = run_tasks(
-                paths,
-                &sandbox,
-                reporter,
-                source,
-                &launch,
-                &arrivals.tasks,
-                how,
-                None,
-            )?;
-            return Ok((verdicts, resumed));
-        };
-        // The first batch: through the first task that built (a VM has nothing to run
-        // before it), and whatever else has arrived by then.
-        let mut next = 0;
-        while next < total {
-            arrivals.wait_for(next)?;
-            if arrivals.tasks[next].built.is_ok() {
-                break;
-            }
-            next += 1;
-        }
-        arrivals.take_ready()?;
-        let files = self.write_batch(source, &arrivals.tasks, 0)?;
-        let launch = self.launch(kernel, &files);
-        // A lab too big for the disk boots instead (the disk still holds an older run's).
-        let first = if next < total && files.lab_disk.is_some() {
-            self.finish_early(early)
-        } else {
-            early.cancel();
-            None
-        };
-        let resumed = launch.fast.is_some();
-        let running = Step::start(
-            self.reporter(),
-            StepKind::Run,
-            format!(
-                "running {total} task(s) in the VM ({}, {}) as they are built",
-                launch.cold.accel.name(),
-                if resumed {
-                    "resumed from the saved guest"
-                } else {
-                    "booted"
-                }
-            ),
-        );
         let mut runner = Runner::new(
             &self.paths,
             &sandbox,
@@ -169,40 +147,52 @@ impl Workspace {
             how,
             first,
         );
-        // Tasks before this one that built are on a disk the live VM loaded.
+        // Tasks before this one that built are in the live VM, and on the disk and in the
+        // initramfs any VM of this run starts with.
         let mut loaded_to = arrivals.tasks.len();
         let mut verdicts = Vec::with_capacity(total);
         for i in 0..total {
-            arrivals.wait_for(i)?;
-            if i >= loaded_to && arrivals.tasks[i].built.is_ok() {
-                arrivals.take_ready()?;
-                let booting =
-                    launch.fast.is_none() || launch.fast_path_broken.load(Ordering::SeqCst);
-                let fits = !booting && {
-                    let files = self.write_batch(source, &arrivals.tasks, i)?;
-                    files.lab_disk.is_some()
-                };
-                if fits {
+            if !arrivals.wait_for(i)? {
+                verdicts.push(runner.not_built(&arrivals.selected[i]));
+                continue;
+            }
+            let booting = launch.fast.is_none() || launch.fast_path_broken.load(Ordering::SeqCst);
+            let built = arrivals.tasks[i].built.is_ok();
+            let mut before = before_task(i, loaded_to, built, booting);
+            if before == Before::Load {
+                arrivals.take_ready();
+                if self
+                    .write_batch(source, &arrivals.tasks, i)?
+                    .lab_disk
+                    .is_some()
+                {
                     runner.reload_lab();
                     loaded_to = arrivals.tasks.len();
                 } else {
-                    // A booted VM holds what its initramfs held: every task, from now on.
+                    self.reporter().warning(format!(
+                        "the lab's files no longer fit the lab disk ({} MiB): the run's next VMs boot, after the last build",
+                        rootfs::LAB_DISK_BYTES >> 20
+                    ));
                     launch.fast_path_broken.store(true, Ordering::SeqCst);
-                    arrivals.wait_for(total - 1)?;
-                    self.write_batch(source, &arrivals.tasks, total)?;
-                    runner.retire_vm();
-                    loaded_to = total;
+                    before = Before::BootWithAll;
                 }
+            }
+            if before == Before::BootWithAll {
+                // A booted VM holds what its initramfs held: every task, from now on.
+                while arrivals.tasks.len() < total && arrivals.wait_for(arrivals.tasks.len())? {}
+                self.write_batch(source, &arrivals.tasks, arrivals.tasks.len())?;
+                runner.retire_vm();
+                loaded_to = total;
             }
             verdicts.push(runner.run(&arrivals.tasks[i]));
         }
         runner.finish();
-        running.done();
+        step.done();
         Ok((verdicts, resumed))
     }
 
     /// The early VM, its lab loaded from the first batch; reported as a VM start.
-    fn finish_early(&self, early: Early) -> Option<crate::vm::session::VmSession> {
+    fn finish_early(&self, early: Early) -> Option<VmSession> {
         let waited = Instant::now();
         let vm = early.finish()?;
         self.reporter().report(Event::VmStarted {
@@ -221,7 +211,7 @@ impl Workspace {
         tasks: &[Prepared],
         from: usize,
     ) -> Result<GuestFiles> {
-        let built = |tasks: &[Prepared]| -> Result<Vec<u8>> {
+        let archive = |tasks: &[Prepared]| -> Result<Vec<u8>> {
             let built: Vec<(String, &crate::build::BuiltTask)> = tasks
                 .iter()
                 .filter_map(|p| p.built.as_ref().ok().map(|b| (p.sel.id(), b)))
@@ -230,10 +220,10 @@ impl Workspace {
         };
         let base = self.base()?;
         let label = source.label.as_str();
-        let initrd = rootfs::write_initrd(&self.paths, label, &base, &built(tasks)?)?;
+        let initrd = rootfs::write_initrd(&self.paths, label, &base, &archive(tasks)?)?;
         let base_initrd = rootfs::write_base_initrd(&self.paths, &base)?;
         let from = from.min(tasks.len());
-        let lab_disk = rootfs::write_lab_disk(&self.paths, label, &built(&tasks[from..])?)?;
+        let lab_disk = rootfs::write_lab_disk(&self.paths, label, &archive(&tasks[from..])?)?;
         Ok(GuestFiles {
             initrd,
             base_initrd,
@@ -242,146 +232,70 @@ impl Workspace {
     }
 }
 
-/// The builds as they finish, put back in task order.
-struct Arrivals<'x, 'a> {
-    arriving: Receiver<(usize, Result<Checked>)>,
-    /// Finished ahead of a task before them.
-    early: BTreeMap<usize, Result<Checked>>,
-    selected: &'x [Selected<'a>],
-    /// The tasks arrived, in order: `tasks[i]` is `selected[i]`'s.
-    tasks: Vec<Prepared<'a>>,
-    reporter: &'x dyn Reporter,
-    /// The build step, done when the last task arrives.
-    building: Option<Step<'x>>,
+/// The VM resumed early, until it is used: dropped unused (an error on the way), it is
+/// stopped rather than left running.
+struct Unused(Option<Early>);
+
+impl Drop for Unused {
+    fn drop(&mut self) {
+        if let Some(early) = self.0.take() {
+            early.cancel();
+        }
+    }
 }
 
-impl<'x, 'a> Arrivals<'x, 'a> {
-    fn new(
-        arriving: Receiver<(usize, Result<Checked>)>,
-        selected: &'x [Selected<'a>],
-        reporter: &'x dyn Reporter,
-        building: Option<Step<'x>>,
-    ) -> Self {
-        Arrivals {
-            arriving,
-            early: BTreeMap::new(),
-            selected,
-            tasks: Vec::new(),
-            reporter,
-            building,
-        }
-    }
+/// What comes before a task's run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Before {
+    /// Nothing: its files are loaded (or it did not build).
+    Run,
+    /// A new batch on the lab disk, unpacked by the live VM (or by the next to start).
+    Load,
+    /// The run boots its VMs: every task's files in the initramfs, the live VM retired.
+    BootWithAll,
+}
 
-    /// Waits until task `i` (and so every task before it) has arrived.
-    fn wait_for(&mut self, i: usize) -> Result<()> {
-        while self.tasks.len() <= i {
-            match self.arriving.recv() {
-                Ok((j, checked)) => {
-                    self.early.insert(j, checked);
-                    self.in_order()?;
-                }
-                Err(_) => bail!(
-                    "the task builds stopped after {} of {} tasks",
-                    self.tasks.len(),
-                    self.selected.len()
-                ),
-            }
-        }
-        Ok(())
-    }
-
-    /// Takes, without waiting, what has arrived.
-    fn take_ready(&mut self) -> Result<()> {
-        while let Ok((j, checked)) = self.arriving.try_recv() {
-            self.early.insert(j, checked);
-        }
-        self.in_order()
-    }
-
-    /// Moves the arrived builds that continue the order into `tasks` (a failed build is
-    /// reported as it joins); an error building one (not a build failure) ends the run.
-    fn in_order(&mut self) -> Result<()> {
-        while let Some(checked) = self.early.remove(&self.tasks.len()) {
-            let sel = self.selected[self.tasks.len()].clone();
-            self.tasks.push(prepared(self.reporter, sel, checked?));
-        }
-        if self.tasks.len() == self.selected.len() {
-            if let Some(step) = self.building.take() {
-                step.done();
-            }
-        }
-        Ok(())
+/// What task `task` needs before it runs, when the tasks before `loaded_to` are loaded.
+fn before_task(task: usize, loaded_to: usize, built: bool, booting: bool) -> Before {
+    match (task < loaded_to || !built, booting) {
+        (true, _) => Before::Run,
+        (false, false) => Before::Load,
+        (false, true) => Before::BootWithAll,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Recorder;
-    use crate::lab::manifest::{Lab, LabManifest};
 
-    fn selected(lab: &Lab) -> Vec<Selected<'_>> {
-        let tasks = lab.manifest.tasks.iter();
-        tasks.map(|task| Selected { lab, task }).collect()
-    }
-
-    fn lab() -> Lab {
-        let manifest: LabManifest = toml::from_str(
-            "title = 't'\nlanguage = 'c'\n[[tasks]]\nname = '1-a'\nmodules = ['a']\n[[tasks]]\nname = '2-b'\nmodules = ['b']\n[[tasks]]\nname = '3-c'\nmodules = ['c']\n",
-        )
-        .unwrap();
-        Lab {
-            name: "net".into(),
-            dir: "labs/net".into(),
-            manifest,
-        }
-    }
-
-    fn failed(why: &str) -> Result<Checked> {
-        Ok((Err(why.to_owned()), Vec::new()))
+    #[test]
+    fn a_task_is_loaded_once_and_only_if_it_built() {
+        assert_eq!(
+            before_task(2, 3, true, false),
+            Before::Run,
+            "in the last batch"
+        );
+        assert_eq!(
+            before_task(3, 3, false, false),
+            Before::Run,
+            "nothing to load"
+        );
+        assert_eq!(before_task(3, 3, true, false), Before::Load);
+        assert_eq!(
+            before_task(0, 0, true, false),
+            Before::Load,
+            "no first batch"
+        );
     }
 
     #[test]
-    fn builds_finishing_out_of_order_arrive_in_task_order() {
-        let lab = lab();
-        let selected = selected(&lab);
-        let recorder = Recorder::default();
-        let (sent, arriving) = mpsc::channel();
-        let step = Step::start(&recorder, StepKind::Build, "building");
-        let mut arrivals = Arrivals::new(arriving, &selected, &recorder, Some(step));
-        sent.send((2, failed("third"))).unwrap();
-        sent.send((1, failed("second"))).unwrap();
-        arrivals.take_ready().unwrap();
-        assert!(arrivals.tasks.is_empty(), "nothing before the first task");
-        sent.send((0, failed("first"))).unwrap();
-        arrivals.wait_for(0).unwrap();
-        let order: Vec<String> = arrivals.tasks.iter().map(|p| p.sel.id()).collect();
-        assert_eq!(order, ["net/1-a", "net/2-b", "net/3-c"]);
-        let reported: Vec<String> = recorder
-            .events()
-            .into_iter()
-            .filter_map(|e| match e {
-                Event::BuildFailed { task, .. } => Some(task),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(reported, order, "failures reported in task order");
-        assert!(arrivals.building.is_none(), "the build step is done");
-    }
-
-    #[test]
-    fn an_error_building_or_builds_that_stop_end_the_run_with_a_reason() {
-        let lab = lab();
-        let selected = selected(&lab);
-        let recorder = Recorder::default();
-        let (sent, arriving) = mpsc::channel();
-        let mut arrivals = Arrivals::new(arriving, &selected, &recorder, None);
-        sent.send((0, failed("first"))).unwrap();
-        sent.send((1, Err(anyhow::anyhow!("no sandbox")))).unwrap();
-        let err = arrivals.wait_for(1).unwrap_err();
-        assert!(format!("{err:#}").contains("no sandbox"), "{err:#}");
-        drop(sent);
-        let err = arrivals.wait_for(2).unwrap_err();
-        assert!(err.to_string().contains("stopped after 1 of 3"), "{err}");
+    fn a_booting_run_loads_every_task_once() {
+        assert_eq!(before_task(3, 3, true, true), Before::BootWithAll);
+        assert_eq!(
+            before_task(4, 9, true, true),
+            Before::Run,
+            "all loaded already"
+        );
+        assert_eq!(before_task(3, 3, false, true), Before::Run);
     }
 }

@@ -1,4 +1,6 @@
-//! `cargo xtask check` and `bless`: build, copy, boot, run each task's test in the VM, judge.
+//! A task in a VM: its test run (`dmesg -C; PARAMS sh test.sh; dmesg`), what it left behind
+//! (modules, with the debug profile leaks), its record judged against the snapshot; and
+//! [`run_tasks`], built tasks through a [`Runner`].
 //!
 //! Under [`VmPolicy::Reuse`] (`check`, `bless`) one VM serves consecutive tasks; after a
 //! fault, a timeout or a module that will not unload the VM is killed and the next task gets
@@ -97,10 +99,7 @@ impl Prepared<'_> {
 /// or booted), as a [`Runner`] does: under [`VmPolicy::Reuse`] a VM serves consecutive tasks
 /// until one faults or times out; the next task then gets a fresh VM, started from the same
 /// clean state. Under [`VmPolicy::FreshPerTask`] each task's VM is stopped after it.
-///
-/// `first`: a VM already started for this run (in `runs/<label>/vm-1`), used first. Only
-/// this run's own folder, `runs/<label>`, is emptied first.
-#[allow(clippy::too_many_arguments)]
+/// Only this run's own folder, `runs/<label>`, is emptied first.
 pub fn run_tasks(
     paths: &Paths,
     sandbox: &Sandbox,
@@ -109,9 +108,8 @@ pub fn run_tasks(
     launch: &Launch,
     tasks: &[Prepared],
     how: RunOptions,
-    first: Option<VmSession>,
 ) -> Result<Vec<TaskVerdict>> {
-    let mut runner = Runner::new(paths, sandbox, reporter, source, launch, how, first);
+    let mut runner = Runner::new(paths, sandbox, reporter, source, launch, how, None);
     let verdicts = tasks.iter().map(|p| runner.run(p)).collect();
     runner.finish();
     Ok(verdicts)

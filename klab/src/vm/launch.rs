@@ -91,8 +91,8 @@ pub enum Started {
     Booted,
 }
 
-/// A VM being resumed in the background while the run's tasks build (its lab disk is written
-/// when they are done).
+/// A VM being resumed in the background while the run's first tasks build (its lab disk is
+/// written when they are).
 pub struct Early(std::thread::JoinHandle<Result<VmSession, SessionError>>);
 
 impl Early {
@@ -113,8 +113,7 @@ impl Early {
     /// `None`: the caller then starts VMs the usual way.
     pub fn finish(self) -> Option<VmSession> {
         let mut vm = self.0.join().ok()?.ok()?;
-        vm.run_checked("klab-load-lab", Duration::from_secs(15))
-            .ok()?;
+        load_lab(&mut vm).ok()?;
         Some(vm)
     }
 }

@@ -179,7 +179,6 @@ impl Rig {
             &self.launch(),
             &tasks,
             how,
-            None,
         )
         .unwrap()
     }
