@@ -296,6 +296,15 @@ mod tests {
                 reporter: crate::events::Recorder::default(),
             }
         }
+
+        /// A prefetch after the package install succeeded (`apt_ok`) or failed.
+        fn prefetch(&self, apt_ok: bool) {
+            prefetch(&self.sh, &self.paths, &self.spec, || apt_ok, &self.reporter).unwrap();
+        }
+
+        fn downloaded(&self) -> bool {
+            self.paths.cache.join("downloads").exists()
+        }
     }
 
     #[test]
@@ -343,36 +352,18 @@ mod tests {
 
     #[test]
     fn a_prefetch_after_a_failed_package_install_does_nothing() {
-        let Fixture {
-            cache: _cache,
-            paths,
-            spec,
-            sh,
-            reporter,
-        } = Fixture::new();
-        prefetch(&sh, &paths, &spec, || false, &reporter).unwrap();
-        assert!(
-            !paths.cache.join("downloads").exists(),
-            "nothing downloaded"
-        );
+        let f = Fixture::new();
+        f.prefetch(false);
+        assert!(!f.downloaded(), "nothing downloaded");
     }
 
     #[test]
     fn a_prefetch_while_another_process_holds_the_lock_leaves_the_work_to_it() {
-        let Fixture {
-            cache,
-            paths,
-            spec,
-            sh,
-            reporter,
-        } = Fixture::new();
-        let held = std::fs::File::create(cache.path().join("kernel.lock")).unwrap();
+        let f = Fixture::new();
+        let held = std::fs::File::create(f.cache.path().join("kernel.lock")).unwrap();
         held.lock().unwrap();
-        prefetch(&sh, &paths, &spec, || true, &reporter).unwrap();
-        assert!(
-            !paths.cache.join("downloads").exists(),
-            "nothing downloaded"
-        );
+        f.prefetch(true);
+        assert!(!f.downloaded(), "nothing downloaded");
     }
 
     #[test]

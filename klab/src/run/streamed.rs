@@ -12,6 +12,7 @@
 //!
 //! Without the fast path (`KLAB_BOOT=cold`) or tasks, it is [`Workspace::stage`], then run.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
@@ -35,8 +36,7 @@ use crate::vm::launch::{self, Early};
 use crate::vm::session::VmSession;
 
 /// What a streamed run did.
-pub struct Ran<'a> {
-    pub tasks: Vec<Prepared<'a>>,
+pub struct Ran {
     pub verdicts: Vec<TaskVerdict>,
     /// Whether its VMs were to be resumed from the saved guest (else booted).
     pub resumed: bool,
@@ -52,17 +52,12 @@ impl Workspace {
         source: SourceRoot,
         selected: Vec<Selected<'a>>,
         mode: SnapshotMode,
-    ) -> Result<Ran<'a>> {
+    ) -> Result<Ran> {
         if selected.is_empty() || !launch::fast_path_wanted() {
             let mut staged = self.stage(kernel, source, selected, Start::Harness)?;
             let verdicts = staged.run(self, mode, VmPolicy::Reuse)?;
             let resumed = staged.launch.fast.is_some();
-            let tasks = staged.tasks;
-            return Ok(Ran {
-                tasks,
-                verdicts,
-                resumed,
-            });
+            return Ok(Ran { verdicts, resumed });
         }
         let building = building(self.reporter(), &selected, &source);
         let sandbox = self.sandbox()?;
@@ -85,11 +80,7 @@ impl Workspace {
             let mut arrivals = Arrivals::new(arriving, &selected, reporter);
             let ran = self.run_as_built(kernel, &source, &mut arrivals, mode);
             over.store(true, Ordering::SeqCst);
-            ran.map(|(verdicts, resumed)| Ran {
-                tasks: arrivals.tasks,
-                verdicts,
-                resumed,
-            })
+            ran.map(|(verdicts, resumed)| Ran { verdicts, resumed })
         })
     }
 
@@ -120,7 +111,13 @@ impl Workspace {
             }
         }
         arrivals.take_ready();
-        let files = self.write_batch(source, &arrivals.tasks, 0)?;
+        let base = self.base()?;
+        let batch = self.write_batch(source, &base, &arrivals.tasks, 0)?;
+        let files = GuestFiles {
+            initrd: batch.initrd,
+            base_initrd: rootfs::write_base_initrd(&self.paths, &base)?,
+            lab_disk: batch.lab_disk,
+        };
         let launch = self.launch(kernel, &files);
         // A lab too big for the disk boots (the disk may still hold an older run's files).
         let first = match (first_built, &files.lab_disk, early.0.take()) {
@@ -162,7 +159,7 @@ impl Workspace {
             if before == Before::Load {
                 arrivals.take_ready();
                 if self
-                    .write_batch(source, &arrivals.tasks, i)?
+                    .write_batch(source, &base, &arrivals.tasks, i)?
                     .lab_disk
                     .is_some()
                 {
@@ -180,7 +177,7 @@ impl Workspace {
             if before == Before::BootWithAll {
                 // A booted VM holds what its initramfs held: every task, from now on.
                 while arrivals.tasks.len() < total && arrivals.wait_for(arrivals.tasks.len())? {}
-                self.write_batch(source, &arrivals.tasks, arrivals.tasks.len())?;
+                self.write_batch(source, &base, &arrivals.tasks, arrivals.tasks.len())?;
                 runner.retire_vm();
                 loaded_to = total;
             }
@@ -202,15 +199,16 @@ impl Workspace {
         Some(vm)
     }
 
-    /// Writes the guest's files for the tasks arrived so far: the initramfs with all of them
-    /// (what a booted VM starts from), and the lab disk with those from `from` on (what the
-    /// live VM has not loaded yet); `lab_disk` is `None` when they do not fit it.
+    /// Writes the guest's files for the tasks arrived so far: the initramfs (`base` and
+    /// all of them: what a booted VM starts from), and the lab disk with those from `from`
+    /// on (what the live VM has not loaded yet); `lab_disk` is `None` when they do not fit.
     fn write_batch(
         &self,
         source: &SourceRoot,
+        base: &[u8],
         tasks: &[Prepared],
         from: usize,
-    ) -> Result<GuestFiles> {
+    ) -> Result<Batch> {
         let archive = |tasks: &[Prepared]| -> Result<Vec<u8>> {
             let built: Vec<(String, &crate::build::BuiltTask)> = tasks
                 .iter()
@@ -218,18 +216,18 @@ impl Workspace {
                 .collect();
             rootfs::lab_archive(&built)
         };
-        let base = self.base()?;
         let label = source.label.as_str();
-        let initrd = rootfs::write_initrd(&self.paths, label, &base, &archive(tasks)?)?;
-        let base_initrd = rootfs::write_base_initrd(&self.paths, &base)?;
+        let initrd = rootfs::write_initrd(&self.paths, label, base, &archive(tasks)?)?;
         let from = from.min(tasks.len());
         let lab_disk = rootfs::write_lab_disk(&self.paths, label, &archive(&tasks[from..])?)?;
-        Ok(GuestFiles {
-            initrd,
-            base_initrd,
-            lab_disk,
-        })
+        Ok(Batch { initrd, lab_disk })
     }
+}
+
+/// Where a batch of the lab's files was written.
+struct Batch {
+    initrd: PathBuf,
+    lab_disk: Option<PathBuf>,
 }
 
 /// The VM resumed early, until it is used: dropped unused (an error on the way), it is

@@ -259,7 +259,9 @@ mod tests {
         let line = args.join(" ");
         assert!(line.contains("-serial stdio -chardev socket,id=shell,path=/run/x/shell.sock,server=on,wait=on -serial chardev:shell"), "{line}");
         assert!(
-            line.contains("-append console=ttyS0 panic=-1 quiet tsc=reliable kunit.enable=0 klab.shell=ttyS1"),
+            line.contains(
+                "-append console=ttyS0 panic=-1 quiet tsc=reliable kunit.enable=0 klab.shell=ttyS1"
+            ),
             "{line}"
         );
         assert!(line.contains("-accel tcg -cpu max"), "{line}");
