@@ -199,7 +199,8 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["grade", "profiles", "sandbox", "edit_loop"])]
         fresh: bool,
     },
-    /// Provision everything, then run the test suite (`cargo test --workspace`).
+    /// Provision everything, then check formatting (`cargo fmt --all -- --check`) and run the
+    /// test suite (`cargo test --workspace`).
     Test,
 }
 

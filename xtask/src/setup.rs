@@ -353,5 +353,13 @@ pub fn test(ws: &Workspace) -> Result<bool> {
         step.done();
     }
     let _dir = ws.sh.push_dir(&ws.paths.root);
-    Ok(cmd!(ws.sh, "cargo test --workspace").run().is_ok())
+    // Formatting is part of the suite: unformatted code fails it (the tests still run), with
+    // a warning naming the command that mends it.
+    let formatted = cmd!(ws.sh, "cargo fmt --all -- --check").run().is_ok();
+    if !formatted {
+        ws.reporter()
+            .warning("the code is not formatted as rustfmt would: run `cargo fmt --all`".into());
+    }
+    let tested = cmd!(ws.sh, "cargo test --workspace").run().is_ok();
+    Ok(formatted && tested)
 }
